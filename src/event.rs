@@ -1,0 +1,563 @@
+//! Lambda event (JSON) → `lambda_http::Request` (SPEC EVT-1 … EVT-3, EVT-7, EVT-8).
+//!
+//! API Gateway REST (v1), HTTP API / Function URL (v2) and ALB events become HTTP requests with the
+//! method, path, query, headers and body exactly as the client sent them; anything else that is
+//! JSON is a pass-through event. This is written here rather than taken from `lambda_http`
+//! because that conversion drops repeated v1 headers, double-encodes ALB queries and panics on a
+//! bad base64 body: here a malformed event is an [`AdapterError`] of kind `InvalidEvent`.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use lambda_http::{Body, Request};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::AdapterError;
+
+/// Which kind of event an invocation carried; decides the shape of the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EventSource {
+    /// API Gateway REST API (payload format 1.0).
+    RestApi,
+    /// API Gateway HTTP API (payload format 2.0) or a Lambda Function URL.
+    HttpApi,
+    /// Application Load Balancer; `multi_value` when the target group sends multi-value headers.
+    Alb { multi_value: bool },
+    /// Any other event: posted to the app as JSON.
+    PassThrough,
+}
+
+/// The event's `requestContext` as single-line JSON, forwarded as `x-amzn-request-context`.
+#[derive(Clone, Debug)]
+pub(crate) struct RawRequestContext(pub(crate) String);
+
+/// Turns an event into the HTTP request it describes.
+pub(crate) fn parse(event: &str) -> Result<(EventSource, Request), AdapterError> {
+    let source = classify(event);
+    let request = match source {
+        EventSource::PassThrough => pass_through(event),
+        source => {
+            let http: HttpEvent<'_> = serde_json::from_str(event)
+                .map_err(|e| AdapterError::invalid_event(format!("malformed HTTP event: {e}")))?;
+            http.into_request(source)?
+        }
+    };
+    let mut request = request;
+    request.extensions_mut().insert(source);
+    Ok((source, request))
+}
+
+/// The few fields that tell the event sources apart (the order and tests follow PROTOCOL.md).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Probe {
+    version: Option<String>,
+    http_method: Option<IgnoredAny>,
+    raw_path: Option<IgnoredAny>,
+    multi_value_headers: Option<IgnoredAny>,
+    request_context: Option<ContextProbe>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ContextProbe {
+    elb: Option<IgnoredAny>,
+    http: Option<IgnoredAny>,
+}
+
+fn classify(event: &str) -> EventSource {
+    if !event.trim_start().starts_with('{') {
+        return EventSource::PassThrough;
+    }
+    let Ok(probe) = serde_json::from_str::<Probe>(event) else {
+        return EventSource::PassThrough;
+    };
+    let Some(context) = probe.request_context else {
+        return EventSource::PassThrough;
+    };
+    if context.elb.is_some() {
+        EventSource::Alb {
+            multi_value: probe.multi_value_headers.is_some(),
+        }
+    } else if context.http.is_some() && (probe.raw_path.is_some() || probe.version.as_deref() == Some("2.0")) {
+        EventSource::HttpApi
+    } else if probe.http_method.is_some() {
+        EventSource::RestApi
+    } else {
+        EventSource::PassThrough
+    }
+}
+
+fn pass_through(event: &str) -> Request {
+    let mut request = Request::new(Body::Text(event.to_string()));
+    *request.method_mut() = Method::POST;
+    request.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    request
+}
+
+/// The fields of the three HTTP event shapes; each source reads the ones it has.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpEvent<'a> {
+    #[serde(default)]
+    http_method: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    raw_path: Option<String>,
+    #[serde(default)]
+    raw_query_string: Option<String>,
+    #[serde(default)]
+    cookies: Option<Vec<String>>,
+    #[serde(default)]
+    headers: Pairs<String>,
+    #[serde(default)]
+    multi_value_headers: Pairs<Vec<String>>,
+    #[serde(default)]
+    query_string_parameters: Pairs<String>,
+    #[serde(default)]
+    multi_value_query_string_parameters: Pairs<Vec<String>>,
+    #[serde(borrow)]
+    request_context: &'a RawValue,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    is_base64_encoded: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct HttpApiContext {
+    http: HttpApiMethod,
+}
+
+#[derive(Deserialize)]
+struct HttpApiMethod {
+    method: String,
+}
+
+impl HttpEvent<'_> {
+    fn into_request(self, source: EventSource) -> Result<Request, AdapterError> {
+        let method = match source {
+            EventSource::HttpApi => {
+                let context: HttpApiContext = serde_json::from_str(self.request_context.get())
+                    .map_err(|e| AdapterError::invalid_event(format!("requestContext.http.method: {e}")))?;
+                context.http.method
+            }
+            _ => self.http_method.clone().unwrap_or_default(),
+        };
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| AdapterError::invalid_event(format!("invalid HTTP method {method:?}")))?;
+
+        let (path, query) = match source {
+            EventSource::HttpApi => (
+                self.raw_path.as_deref().unwrap_or("/"),
+                sanitize_query(self.raw_query_string.as_deref().unwrap_or("")),
+            ),
+            EventSource::RestApi => (self.path.as_deref().unwrap_or("/"), self.encoded_query()),
+            _ => (self.path.as_deref().unwrap_or("/"), self.raw_query()),
+        };
+        let uri = request_uri(path, &query)?;
+
+        let mut headers = self.header_map()?;
+        if let Some(cookies) = self.cookies.as_ref().filter(|c| !c.is_empty()) {
+            let value = HeaderValue::from_str(&cookies.join("; "))
+                .map_err(|_| AdapterError::invalid_event("a cookie contains bytes not allowed in a header"))?;
+            headers.insert(http::header::COOKIE, value);
+        }
+
+        let body = decode_body(self.body, self.is_base64_encoded.unwrap_or(false))?;
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        request
+            .extensions_mut()
+            .insert(RawRequestContext(compact_json(self.request_context.get())));
+        Ok(request)
+    }
+
+    /// v1: API Gateway hands over decoded values, so they are encoded again; repeated keys come
+    /// from the multi-value map.
+    fn encoded_query(&self) -> String {
+        let mut query = String::new();
+        let mut push = |key: &str, value: &str| {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.extend(utf8_percent_encode(key, COMPONENT));
+            query.push('=');
+            query.extend(utf8_percent_encode(value, COMPONENT));
+        };
+        if self.multi_value_query_string_parameters.0.is_empty() {
+            for (key, value) in &self.query_string_parameters.0 {
+                push(key, value);
+            }
+        } else {
+            for (key, values) in &self.multi_value_query_string_parameters.0 {
+                values.iter().for_each(|value| push(key, value));
+            }
+        }
+        query
+    }
+
+    /// ALB: the load balancer passes keys and values as the client encoded them.
+    fn raw_query(&self) -> String {
+        let mut query = String::new();
+        let mut push = |key: &str, value: &str| {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(key);
+            query.push('=');
+            query.push_str(value);
+        };
+        if self.multi_value_query_string_parameters.0.is_empty() {
+            for (key, value) in &self.query_string_parameters.0 {
+                push(key, value);
+            }
+        } else {
+            for (key, values) in &self.multi_value_query_string_parameters.0 {
+                values.iter().for_each(|value| push(key, value));
+            }
+        }
+        sanitize_query(&query)
+    }
+
+    /// Every value of every header: the multi-value map where the event has one (it holds all
+    /// values; v1's `headers` holds only the last), then single-value headers it does not name.
+    fn header_map(&self) -> Result<HeaderMap, AdapterError> {
+        let mut headers = HeaderMap::new();
+        for (name, values) in &self.multi_value_headers.0 {
+            let name = header_name(name)?;
+            for value in values {
+                headers.append(name.clone(), header_value(&name, value)?);
+            }
+        }
+        for (name, value) in &self.headers.0 {
+            let name = header_name(name)?;
+            if !headers.contains_key(&name) {
+                let value = header_value(&name, value)?;
+                headers.insert(name, value);
+            }
+        }
+        Ok(headers)
+    }
+}
+
+fn header_name(name: &str) -> Result<HeaderName, AdapterError> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| AdapterError::invalid_event(format!("invalid header name {name:?}")))
+}
+
+fn header_value(name: &HeaderName, value: &str) -> Result<HeaderValue, AdapterError> {
+    HeaderValue::from_str(value)
+        .map_err(|_| AdapterError::invalid_event(format!("header {name} has bytes not allowed in a header value")))
+}
+
+fn decode_body(body: Option<String>, base64: bool) -> Result<Body, AdapterError> {
+    match body {
+        None => Ok(Body::Empty),
+        Some(body) if body.is_empty() => Ok(Body::Empty),
+        Some(body) if base64 => BASE64
+            .decode(body.as_bytes())
+            .map(Body::Binary)
+            .map_err(|e| AdapterError::invalid_event(format!("body is not valid base64: {e}"))),
+        Some(body) => Ok(Body::Text(body)),
+    }
+}
+
+/// Standard base64 that accepts bodies with or without padding.
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// Everything but RFC 3986 unreserved characters: for a decoded query key or value.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// Characters that cannot stand in a URL path as they are. `%` is not here: an already encoded
+/// path stays encoded once.
+const PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^');
+/// Characters that cannot stand in a query as they are; `&`, `=`, `+` and `%` keep their meaning.
+const QUERY: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^');
+
+/// Percent-encodes what a URL path cannot hold (non-ASCII, spaces, …), once.
+pub(crate) fn encode_path(path: &str) -> Cow<'_, str> {
+    utf8_percent_encode(path, PATH).into()
+}
+
+fn sanitize_query(query: &str) -> String {
+    utf8_percent_encode(query, QUERY).to_string()
+}
+
+fn request_uri(path: &str, query: &str) -> Result<Uri, AdapterError> {
+    let path = if path.starts_with('/') {
+        encode_path(path)
+    } else {
+        Cow::Owned(format!("/{}", encode_path(path)))
+    };
+    let uri = if query.is_empty() {
+        path.into_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    Uri::try_from(uri).map_err(|e| AdapterError::invalid_event(format!("invalid request path or query: {e}")))
+}
+
+/// Removes the whitespace between JSON tokens, so the JSON fits on one header line. Strings are
+/// kept as they are (they cannot hold raw line breaks).
+pub(crate) fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_ascii_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A JSON object read as an ordered list of pairs; `null` (or absent) is empty and `null`
+/// values are skipped. Keeps the order of query parameters as the event lists them.
+struct Pairs<V>(Vec<(String, V)>);
+
+impl<V> Default for Pairs<V> {
+    fn default() -> Self {
+        Pairs(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Pairs<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PairsVisitor<V>(std::marker::PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for PairsVisitor<V> {
+            type Value = Pairs<V>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object or null")
+            }
+
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Pairs::default())
+            }
+
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Pairs::default())
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+                deserializer.deserialize_map(self)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, Option<V>>()? {
+                    if let Some(value) = value {
+                        pairs.push((key, value));
+                    }
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+
+        deserializer.deserialize_option(PairsVisitor(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse_json(event: serde_json::Value) -> (EventSource, Request) {
+        parse(&event.to_string()).expect("event parses")
+    }
+
+    fn rest(extra: serde_json::Value) -> serde_json::Value {
+        let mut event = json!({
+            "resource": "/{proxy+}", "httpMethod": "GET", "path": "/hello",
+            "requestContext": {"stage": "prod", "requestId": "r1", "httpMethod": "GET"},
+            "headers": null, "multiValueHeaders": null, "body": null, "isBase64Encoded": false
+        });
+        merge(&mut event, extra);
+        event
+    }
+
+    fn merge(event: &mut serde_json::Value, extra: serde_json::Value) {
+        if let (Some(event), serde_json::Value::Object(extra)) = (event.as_object_mut(), extra) {
+            event.extend(extra);
+        }
+    }
+
+    #[test]
+    fn classifies_every_source() {
+        // covers EVT-7 (the order of PROTOCOL.md)
+        assert_eq!(classify(&rest(json!({})).to_string()), EventSource::RestApi);
+        let v2 = json!({"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}});
+        assert_eq!(classify(&v2.to_string()), EventSource::HttpApi);
+        let alb = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {"targetGroupArn": "x"}}, "headers": {}});
+        assert_eq!(classify(&alb.to_string()), EventSource::Alb { multi_value: false });
+        let alb = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {}}, "multiValueHeaders": {}});
+        assert_eq!(classify(&alb.to_string()), EventSource::Alb { multi_value: true });
+        for other in [
+            json!({"Records": [{"eventSource": "aws:sqs", "body": "hi"}]}),
+            json!({"httpMethod": "GET", "apiPath": "/x", "agent": {}}),
+            json!([1, 2]),
+            json!("text"),
+            json!(null),
+            json!({"requestContext": "not an object"}),
+        ] {
+            assert_eq!(classify(&other.to_string()), EventSource::PassThrough, "{other}");
+        }
+    }
+
+    #[test]
+    fn rest_query_is_encoded_with_repeated_keys() {
+        // covers EVT-1
+        let (_, req) = parse_json(rest(json!({
+            "queryStringParameters": {"q": "c+d", "x": "1"},
+            "multiValueQueryStringParameters": {"q": ["a b", "c+d"], "x": ["1"]}
+        })));
+        assert_eq!(req.uri().query(), Some("q=a%20b&q=c%2Bd&x=1"));
+    }
+
+    #[test]
+    fn alb_query_is_passed_as_encoded_by_the_client() {
+        // covers EVT-1
+        let event = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {}},
+            "multiValueHeaders": {}, "multiValueQueryStringParameters": {"q": ["a%20b", "c+d"]}});
+        let (_, req) = parse_json(event);
+        assert_eq!(req.uri().query(), Some("q=a%20b&q=c+d"));
+    }
+
+    #[test]
+    fn http_api_path_and_query_are_byte_for_byte() {
+        // covers EVT-1, EVT-2
+        let event = json!({"version": "2.0", "rawPath": "/a%2Fb/caf%C3%A9", "rawQueryString": "q=a+b&q=%20&e",
+            "cookies": ["a=1", "b=2"], "headers": {"host": "example.com", "x-many": "1,2"},
+            "requestContext": {"http": {"method": "PATCH"}}});
+        let (_, req) = parse_json(event);
+        assert_eq!(req.method(), Method::PATCH);
+        assert_eq!(req.uri().path(), "/a%2Fb/caf%C3%A9");
+        assert_eq!(req.uri().query(), Some("q=a+b&q=%20&e"));
+        assert_eq!(req.headers()["cookie"], "a=1; b=2");
+        assert_eq!(req.headers()["host"], "example.com");
+        assert_eq!(req.headers()["x-many"], "1,2");
+    }
+
+    #[test]
+    fn empty_query_has_no_question_mark() {
+        // covers EVT-1
+        let (_, req) = parse_json(rest(json!({})));
+        assert_eq!(req.uri().to_string(), "/hello");
+    }
+
+    #[test]
+    fn non_ascii_paths_are_encoded_once() {
+        // covers EVT-1
+        let (_, req) = parse_json(rest(json!({"path": "/café/a b"})));
+        assert_eq!(req.uri().path(), "/caf%C3%A9/a%20b");
+        assert_eq!(encode_path("/caf%C3%A9"), "/caf%C3%A9");
+    }
+
+    #[test]
+    fn v1_headers_come_from_the_multi_value_map() {
+        // covers EVT-2
+        let (_, req) = parse_json(rest(json!({
+            "headers": {"Accept": "b", "X-Single": "s"},
+            "multiValueHeaders": {"Accept": ["a", "b"]}
+        })));
+        let accept: Vec<_> = req.headers().get_all("accept").iter().collect();
+        assert_eq!(accept, ["a", "b"]);
+        assert_eq!(req.headers()["x-single"], "s");
+    }
+
+    #[test]
+    fn bodies_text_binary_and_empty() {
+        // covers EVT-3
+        let (_, req) = parse_json(rest(json!({"body": "AAEC/w==", "isBase64Encoded": true})));
+        assert_eq!(req.body().as_ref(), &[0u8, 1, 2, 255]);
+        let (_, req) = parse_json(rest(json!({"body": "héllo"})));
+        assert!(matches!(req.body(), Body::Text(t) if t == "héllo"));
+        let (_, req) = parse_json(rest(json!({"body": null})));
+        assert!(matches!(req.body(), Body::Empty));
+    }
+
+    #[test]
+    fn malformed_events_are_invalid_event_errors() {
+        // covers EVT-8
+        for bad in [
+            rest(json!({"body": "not base64!", "isBase64Encoded": true})),
+            rest(json!({"httpMethod": "GE T"})),
+            rest(json!({"headers": {"x-bad": "a\nb"}})),
+            rest(json!({"headers": {"bad name": "v"}})),
+            rest(json!({"headers": ["not", "a map"]})),
+        ] {
+            let err = parse(&bad.to_string()).expect_err(&bad.to_string());
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidEvent);
+        }
+    }
+
+    #[test]
+    fn request_context_is_compacted() {
+        // covers EVT-4
+        let event = "{\"httpMethod\":\"GET\",\"path\":\"/\",\n \"requestContext\": {\n  \"stage\": \"prod\",\n  \"note\": \"a b\\\" c\"\n }}";
+        let (_, req) = parse(event).unwrap();
+        let ctx = req.extensions().get::<RawRequestContext>().unwrap();
+        assert_eq!(ctx.0, r#"{"stage":"prod","note":"a b\" c"}"#);
+    }
+
+    #[test]
+    fn pass_through_keeps_the_event_verbatim() {
+        // covers EVT-7
+        let event = r#"{"Records": [ {"body": "x"} ]}"#;
+        let (source, req) = parse(event).unwrap();
+        assert_eq!(source, EventSource::PassThrough);
+        assert_eq!(req.method(), Method::POST);
+        assert!(matches!(req.body(), Body::Text(t) if t == event));
+        assert_eq!(req.headers()["content-type"], "application/json");
+    }
+}

@@ -1,0 +1,117 @@
+//! Registration with the Lambda Extensions API (SPEC LIF-1, LIF-2, CFG-20).
+//!
+//! The adapter registers as an external extension named after its executable, with no events,
+//! then parks on `event/next` for the life of the environment. Lambda starts the app only once
+//! every extension has registered, so this runs in its own task, first, and never waits for the
+//! app. A failed registration ends the process with status 1.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use lambda_extension::Extension;
+use tokio::sync::oneshot;
+
+/// The extension's name: its executable's file name, as Lambda found it under `/opt/extensions`.
+pub(crate) fn extension_name() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .and_then(|arg0| Path::new(arg0).file_name())
+        .and_then(|name| name.to_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| "lambda-adapter".to_string())
+}
+
+/// Registers and parks on `event/next` in a spawned task. The returned receiver fires once the
+/// task has read the Extensions API's address from the environment (both for registering and
+/// for `event/next`), so the runtime loop may point `AWS_LAMBDA_RUNTIME_API` elsewhere after it.
+pub(crate) fn spawn_registration() -> oneshot::Receiver<()> {
+    let (endpoint_read, endpoint_read_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let name = extension_name();
+        let registration = Extension::new()
+            .with_events(&[])
+            .with_extension_name(&name)
+            .register();
+        let registered = match registration.await {
+            Ok(registered) => registered,
+            Err(err) => {
+                tracing::error!("extension registration failed: {err}");
+                std::process::exit(1);
+            }
+        };
+        tracing::debug!("registered extension {name} as {}", registered.extension_id);
+        let parked = poll_once_then_report(registered.run(), endpoint_read);
+        if let Err(err) = parked.await {
+            tracing::error!("the Extensions API's event/next failed: {err}");
+        }
+    });
+    endpoint_read_rx
+}
+
+/// Polls `future` once, signals `done`, then drives it to completion.
+async fn poll_once_then_report<F: Future>(future: F, done: oneshot::Sender<()>) -> F::Output {
+    let mut future = pin!(future);
+    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+    let _ = done.send(());
+    match first {
+        Poll::Ready(output) => output,
+        Poll::Pending => future.await,
+    }
+}
+
+/// CFG-20: registers, then tells Lambda why init failed (`Extension.ConfigInvalid`), so the
+/// reason shows in the function's init error. Bounded in time: the caller exits right after.
+pub async fn report_init_error(message: &str) {
+    let report = async {
+        let name = extension_name();
+        let registered = Extension::new()
+            .with_events(&[])
+            .with_extension_name(&name)
+            .register()
+            .await?;
+        let error = lambda_extension::requests::ErrorRequest {
+            error_message: message,
+            error_type: "Extension.ConfigInvalid",
+            stack_trace: Vec::new(),
+        };
+        let request = lambda_extension::requests::init_error(
+            &registered.extension_id,
+            "Extension.ConfigInvalid",
+            Some(error),
+        )?;
+        send_to_runtime_api(request).await
+    };
+    match tokio::time::timeout(Duration::from_secs(1), report).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::debug!("could not report the init error to the Extensions API: {err}"),
+        Err(_) => tracing::debug!("the Extensions API did not answer the init error report in time"),
+    }
+}
+
+async fn send_to_runtime_api<B>(request: http::Request<B>) -> Result<(), lambda_extension::Error>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    parts.uri = format!("http://{api}{path}").parse()?;
+    let client = Client::builder(TokioExecutor::new()).build_http::<B>();
+    let response = client.request(http::Request::from_parts(parts, body)).await?;
+    let status = response.status();
+    let _ = response.into_body().collect().await;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("init/error answered {status}").into())
+    }
+}

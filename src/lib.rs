@@ -1,0 +1,365 @@
+//! Run ordinary HTTP web apps on AWS Lambda.
+//!
+//! `lambda-adapter` is a Lambda external extension. It registers with the Extensions API, waits
+//! until the web app in the same environment answers its readiness check, then turns every Lambda
+//! event (API Gateway REST and HTTP API, ALB, Function URL) into an HTTP request to the app, and
+//! the app's response back into the response Lambda expects. Other events (SQS, SNS, S3, …) are
+//! posted to the app as JSON.
+//!
+//! The library keeps the public API of the published `lambda_web_adapter` crate:
+//!
+//! ```no_run
+//! use lambda_web_adapter::{Adapter, AdapterOptions, Error};
+//!
+//! fn main() -> Result<(), Error> {
+//!     Adapter::apply_runtime_proxy_config();
+//!     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//!     runtime.block_on(async {
+//!         let options = AdapterOptions::default();
+//!         let mut adapter = Adapter::new(&options)?;
+//!         adapter.register_default_extension();
+//!         adapter.check_init_health().await;
+//!         adapter.run().await
+//!     })
+//! }
+//! ```
+
+mod config;
+mod error;
+mod event;
+mod extension;
+mod logging;
+mod readiness;
+mod request;
+mod response;
+mod runtime;
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::HeaderName;
+use http::uri::{Authority, PathAndQuery};
+use http::{Response, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use lambda_http::{Body, Request};
+use tokio::sync::oneshot;
+use tower::{Service, ServiceBuilder};
+use tower_http::compression::CompressionLayer;
+
+pub use config::{AdapterOptions, LambdaInvokeMode, ParsedOptions, Protocol};
+pub use error::{AdapterError, ErrorKind};
+pub use extension::report_init_error;
+pub use lambda_http::tracing;
+pub use lambda_http::Error;
+pub use logging::LogSettings;
+
+use readiness::{describe, ReadinessCheck};
+use request::{BasePath, ForwardRules};
+use runtime::EventHandler;
+
+/// The HTTP client that talks to the app.
+pub(crate) type AppClient = Client<HttpConnector, Full<Bytes>>;
+
+/// How long pooled connections to the app stay open unused.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// RDY-4: async init stops waiting here, inside Lambda's 10 s init window.
+const ASYNC_INIT_LIMIT: Duration = Duration::from_millis(9_800);
+
+/// `AWS_LWA_LAMBDA_RUNTIME_API_PROXY`, recorded by [`Adapter::apply_runtime_proxy_config`].
+static RUNTIME_API_PROXY: OnceLock<String> = OnceLock::new();
+
+/// The adapter: a [`tower::Service`] that forwards a [`lambda_http::Request`] to the web app and
+/// returns the app's response, plus the lifecycle around it (registration, readiness, the
+/// Lambda runtime loop).
+///
+/// The type parameters are those of the published crate and only ever take their defaults;
+/// they are kept so that code naming `Adapter<HttpConnector, Body>` compiles unchanged.
+pub struct Adapter<C = HttpConnector, B = Body> {
+    client: AppClient,
+    settings: Arc<Settings>,
+    ready: Arc<AtomicBool>,
+    registration: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
+    _published_type_parameters: PhantomData<fn() -> (C, B)>,
+}
+
+impl<C, B> Clone for Adapter<C, B> {
+    fn clone(&self) -> Self {
+        Adapter {
+            client: self.client.clone(),
+            settings: self.settings.clone(),
+            ready: self.ready.clone(),
+            registration: self.registration.clone(),
+            _published_type_parameters: PhantomData,
+        }
+    }
+}
+
+/// Everything an adapter knows once its options are checked.
+#[derive(Debug)]
+struct Settings {
+    readiness: ReadinessCheck,
+    async_init: bool,
+    rules: ForwardRules,
+    compression: bool,
+    invoke_mode: LambdaInvokeMode,
+    error_status_codes: Option<Vec<u16>>,
+}
+
+fn invalid_option(message: String) -> Error {
+    Box::new(AdapterError::new(ErrorKind::ConfigInvalid, message))
+}
+
+impl Adapter<HttpConnector, Body> {
+    /// Checks the options and creates the adapter. Fails, naming the option and its variable,
+    /// when a value cannot be used (a port `abc`, a host with spaces, no healthy status).
+    pub fn new(options: &AdapterOptions) -> Result<Adapter<HttpConnector, Body>, Error> {
+        let port = config::check_port(&options.port)
+            .map_err(|reason| invalid_option(format!("port {:?} (AWS_LWA_PORT) {reason}", options.port)))?;
+        let readiness_port = config::check_port(&options.readiness_check_port).map_err(|reason| {
+            invalid_option(format!(
+                "readiness check port {:?} (AWS_LWA_READINESS_CHECK_PORT) {reason}",
+                options.readiness_check_port
+            ))
+        })?;
+        config::check_host(&options.host)
+            .map_err(|reason| invalid_option(format!("host {:?} (AWS_LWA_HOST) {reason}", options.host)))?;
+        let app = Authority::try_from(format!("{}:{port}", options.host))
+            .map_err(|e| invalid_option(format!("host {:?} (AWS_LWA_HOST): {e}", options.host)))?;
+        let readiness_authority = format!("{}:{readiness_port}", options.host);
+
+        let readiness = match options.readiness_check_protocol {
+            Protocol::Tcp => ReadinessCheck::tcp(readiness_authority),
+            Protocol::Http => {
+                let uri = Uri::try_from(format!("http://{readiness_authority}{}", options.readiness_check_path))
+                    .map_err(|e| {
+                        invalid_option(format!(
+                            "readiness check path {:?} (AWS_LWA_READINESS_CHECK_PATH): {e}",
+                            options.readiness_check_path
+                        ))
+                    })?;
+                ReadinessCheck::http(uri, healthy_status(options)?)
+            }
+        };
+
+        let pass_through_path = PathAndQuery::try_from(options.pass_through_path.as_str()).map_err(|e| {
+            invalid_option(format!(
+                "pass-through path {:?} (AWS_LWA_PASS_THROUGH_PATH): {e}",
+                options.pass_through_path
+            ))
+        })?;
+        let authorization_source = match &options.authorization_source {
+            Some(name) => Some(HeaderName::try_from(name.as_str()).map_err(|_| {
+                invalid_option(format!(
+                    "authorization source {name:?} (AWS_LWA_AUTHORIZATION_SOURCE) is not a valid header name"
+                ))
+            })?),
+            None => None,
+        };
+        let rules = ForwardRules {
+            app,
+            base_path: options.base_path.as_deref().and_then(BasePath::new),
+            pass_through_path,
+            authorization_source,
+        };
+
+        let compression = options.compression && options.invoke_mode == LambdaInvokeMode::Buffered;
+        if options.compression && !compression {
+            tracing::warn!(
+                "AWS_LWA_ENABLE_COMPRESSION is ignored: responses are not compressed in response_stream mode"
+            );
+        }
+
+        Ok(Adapter {
+            client: app_client(),
+            settings: Arc::new(Settings {
+                readiness,
+                async_init: options.async_init,
+                rules,
+                compression,
+                invoke_mode: options.invoke_mode,
+                error_status_codes: options.error_status_codes.clone(),
+            }),
+            ready: Arc::new(AtomicBool::new(false)),
+            registration: Arc::new(Mutex::new(None)),
+            _published_type_parameters: PhantomData,
+        })
+    }
+
+    /// Registers with the Lambda Extensions API in a spawned task, named after this executable,
+    /// and keeps that task parked on `event/next`. Exits the process with status 1 if Lambda
+    /// refuses the registration. Must be called inside a tokio runtime.
+    pub fn register_default_extension(&self) {
+        let endpoint_read = extension::spawn_registration();
+        if let Ok(mut registration) = self.registration.lock() {
+            *registration = Some(endpoint_read);
+        }
+    }
+
+    /// Waits until the app is ready. With async init, stops waiting after 9.8 s so Lambda's init
+    /// phase ends in time; the first invocation then finishes the wait.
+    pub async fn check_init_health(&mut self) {
+        let limit = self.settings.async_init.then_some(ASYNC_INIT_LIMIT);
+        match self.settings.readiness.wait(&self.client, limit).await {
+            Ok(_) => self.ready.store(true, Ordering::Release),
+            Err(not_ready) => tracing::info!(
+                "app is not ready after {:.1}s (last: {}): init goes on (async init) and the first invocation waits for the app",
+                not_ready.waited.as_secs_f64(),
+                not_ready.last
+            ),
+        }
+    }
+
+    /// Runs the Lambda runtime loop until the process ends: takes events from the Runtime API,
+    /// forwards them and returns the responses, `AWS_LAMBDA_MAX_CONCURRENCY` at a time.
+    pub async fn run(self) -> Result<(), Error> {
+        self.point_runtime_loop_at_proxy().await?;
+        let streaming = self.settings.invoke_mode == LambdaInvokeMode::ResponseStream;
+        let tracing_layer = lambda_runtime::layers::TracingLayer::new();
+        if self.settings.compression {
+            let service = ServiceBuilder::new().layer(CompressionLayer::new()).service(self);
+            lambda_runtime::Runtime::new(EventHandler::new(service, false))
+                .layer(tracing_layer)
+                .run_concurrent()
+                .await
+        } else {
+            lambda_runtime::Runtime::new(EventHandler::new(self, streaming))
+                .layer(tracing_layer)
+                .run_concurrent()
+                .await
+        }
+    }
+
+    /// Prepares the process environment for the Lambda runtime client; call it before starting
+    /// the tokio runtime. Records `AWS_LWA_LAMBDA_RUNTIME_API_PROXY` (used by [`Adapter::run`]
+    /// for the runtime loop only, never for the extension registration), defaults
+    /// `AWS_LAMBDA_RUNTIME_API` to `127.0.0.1:9001`, and defaults the function name, memory size
+    /// and version variables that the runtime client needs, so the adapter also starts under
+    /// simple emulators.
+    pub fn apply_runtime_proxy_config() {
+        if let Some(proxy) = std::env::var("AWS_LWA_LAMBDA_RUNTIME_API_PROXY")
+            .ok()
+            .filter(|proxy| !proxy.trim().is_empty())
+        {
+            let _ = RUNTIME_API_PROXY.set(proxy.trim().to_string());
+        }
+        for (name, default) in [
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "lambda-adapter"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ] {
+            if std::env::var_os(name).is_none_or(|v| v.is_empty()) {
+                // Before any other thread exists (the documented call site), so nothing races it.
+                std::env::set_var(name, default);
+            }
+        }
+    }
+
+    /// CFG-14: the runtime loop talks to the proxy; the extension, which has already read the
+    /// real address, keeps talking to Lambda.
+    async fn point_runtime_loop_at_proxy(&self) -> Result<(), Error> {
+        let Some(proxy) = RUNTIME_API_PROXY.get() else {
+            return Ok(());
+        };
+        Authority::try_from(proxy.as_str()).map_err(|_| {
+            invalid_option(format!(
+                "AWS_LWA_LAMBDA_RUNTIME_API_PROXY={proxy:?} is not a host:port address"
+            ))
+        })?;
+        let endpoint_read = self.registration.lock().ok().and_then(|mut r| r.take());
+        if let Some(endpoint_read) = endpoint_read {
+            let _ = endpoint_read.await;
+        }
+        // The runtime client reads its address from this variable when it is built, just below.
+        // Every other reader in this process goes through std's environment lock.
+        std::env::set_var("AWS_LAMBDA_RUNTIME_API", proxy);
+        tracing::info!("the runtime loop uses the Runtime API proxy at {proxy}");
+        Ok(())
+    }
+
+    /// Forwards one request to the app (EVT-*), waiting for readiness first if async init left
+    /// the app unready, and failing the invocation on a configured error status (RSP-5).
+    async fn forward(self, request: Request) -> Result<Response<Incoming>, AdapterError> {
+        if !self.ready.load(Ordering::Acquire) {
+            let _ = self.settings.readiness.wait(&self.client, None).await;
+            self.ready.store(true, Ordering::Release);
+        }
+        let app_request = self.settings.rules.to_app_request(request)?;
+        let response = self.client.request(app_request).await.map_err(|err| {
+            AdapterError::new(
+                ErrorKind::AppUnreachable,
+                format!("the app at {} did not answer: {}", self.settings.rules.app, describe(&err)),
+            )
+        })?;
+
+        let status = response.status();
+        match &self.settings.error_status_codes {
+            Some(codes) if codes.contains(&status.as_u16()) => {
+                let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                Err(AdapterError::new(
+                    ErrorKind::ErrorStatus,
+                    format!("the app answered {status}: {}", String::from_utf8_lossy(&body)),
+                ))
+            }
+            _ => Ok(response),
+        }
+    }
+}
+
+/// The healthy statuses; the deprecated minimum applies when the list was left at its default.
+fn healthy_status(options: &AdapterOptions) -> Result<Vec<u16>, Error> {
+    let default_list = config::parse_status_list(config::DEFAULT_HEALTHY_STATUS).0;
+    let min = options.readiness_check_min_unhealthy_status;
+    let codes = if options.readiness_check_healthy_status == default_list
+        && min != config::DEFAULT_MIN_UNHEALTHY_STATUS
+        && min > 100
+    {
+        (100..min).collect()
+    } else {
+        options.readiness_check_healthy_status.clone()
+    };
+    if codes.is_empty() {
+        return Err(invalid_option(
+            "the healthy status list (AWS_LWA_READINESS_CHECK_HEALTHY_STATUS) is empty".to_string(),
+        ));
+    }
+    Ok(codes)
+}
+
+/// The pooled HTTP/1.1 client to the app. Nagle's algorithm is off so small writes leave at once;
+/// under SnapStart no connection is reused (LIF-3), since a restored snapshot's sockets are dead.
+fn app_client() -> AppClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder.pool_timer(TokioTimer::new()).pool_idle_timeout(POOL_IDLE_TIMEOUT);
+    if std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Ok("snap-start") {
+        builder.pool_max_idle_per_host(0);
+    }
+    builder.build(connector)
+}
+
+impl Service<Request> for Adapter<HttpConnector, Body> {
+    type Response = Response<Incoming>;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let adapter = self.clone();
+        Box::pin(async move { adapter.forward(request).await.map_err(|err| Box::new(err) as Error) })
+    }
+}

@@ -1,0 +1,132 @@
+//! Waiting for the app to be ready (SPEC RDY-1 … RDY-5).
+//!
+//! A [`ReadinessCheck`] probes the app every 10 ms, over HTTP (a `GET` whose status must be in the
+//! healthy set) or TCP (a connect), and logs every 2 s how long it has waited and what it saw last.
+//! Probes are plain requests: no Lambda context headers, so the app never mistakes them for users.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Uri;
+use http_body_util::Full;
+use tokio::net::TcpStream;
+use tokio::time::{sleep, sleep_until, Instant};
+
+use crate::AppClient;
+
+/// Time between two probes.
+pub(crate) const PROBE_INTERVAL: Duration = Duration::from_millis(10);
+/// Time between two "still waiting" log lines.
+const REPORT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What is probed, and which HTTP statuses count as ready.
+#[derive(Clone, Debug)]
+pub(crate) struct ReadinessCheck {
+    target: Target,
+    healthy_status: Vec<u16>,
+}
+
+#[derive(Clone, Debug)]
+enum Target {
+    Http(Uri),
+    Tcp(String),
+}
+
+/// The app did not become ready in time; `last` is the last status or error seen.
+#[derive(Debug)]
+pub(crate) struct NotReady {
+    pub(crate) waited: Duration,
+    pub(crate) last: String,
+}
+
+impl ReadinessCheck {
+    pub(crate) fn http(uri: Uri, healthy_status: Vec<u16>) -> Self {
+        ReadinessCheck {
+            target: Target::Http(uri),
+            healthy_status,
+        }
+    }
+
+    pub(crate) fn tcp(authority: String) -> Self {
+        ReadinessCheck {
+            target: Target::Tcp(authority),
+            healthy_status: Vec::new(),
+        }
+    }
+
+    /// One probe: `Ok` when ready, else what was seen.
+    async fn probe(&self, client: &AppClient) -> Result<(), String> {
+        match &self.target {
+            Target::Tcp(authority) => TcpStream::connect(authority.as_str())
+                .await
+                .map(drop)
+                .map_err(|e| format!("tcp connect to {authority}: {e}")),
+            Target::Http(uri) => {
+                let request = http::Request::get(uri.clone())
+                    .body(Full::<Bytes>::default())
+                    .map_err(|e| e.to_string())?;
+                let response = client.request(request).await.map_err(|e| describe(&e))?;
+                let status = response.status().as_u16();
+                if self.healthy_status.contains(&status) {
+                    Ok(())
+                } else {
+                    Err(format!("status {status} from {uri}"))
+                }
+            }
+        }
+    }
+
+    /// Probes until the app is ready, or until `limit` has passed.
+    pub(crate) async fn wait(&self, client: &AppClient, limit: Option<Duration>) -> Result<Duration, NotReady> {
+        let started = Instant::now();
+        let give_up = limit.map(|limit| started + limit);
+        let mut next_report = started + REPORT_INTERVAL;
+        let mut last = String::from("no answer yet");
+        loop {
+            let probe = self.probe(client);
+            tokio::pin!(probe);
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut probe => break Some(outcome),
+                    _ = sleep_until(next_report) => {
+                        tracing::info!("app is not ready after {:.1}s (last: {last})", started.elapsed().as_secs_f64());
+                        next_report += REPORT_INTERVAL;
+                    }
+                    _ = sleep_until(give_up.unwrap_or(next_report)), if give_up.is_some() => break None,
+                }
+            };
+            match outcome {
+                Some(Ok(())) => {
+                    let waited = started.elapsed();
+                    tracing::info!("app is ready after {} ms", waited.as_millis());
+                    return Ok(waited);
+                }
+                Some(Err(seen)) => last = seen,
+                None => {}
+            }
+            if give_up.is_some_and(|at| Instant::now() >= at) {
+                return Err(NotReady {
+                    waited: started.elapsed(),
+                    last,
+                });
+            }
+            sleep(PROBE_INTERVAL).await;
+        }
+    }
+}
+
+/// An error with its chain of causes, e.g. `client error (Connect): tcp connect error: Connection refused`.
+pub(crate) fn describe(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

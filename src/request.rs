@@ -1,0 +1,211 @@
+//! `lambda_http::Request` → the HTTP request sent to the app (SPEC EVT-2, EVT-4 … EVT-7).
+//!
+//! The request keeps its method, path, query, headers and body; this module adds what the adapter
+//! owes the app (Lambda and request context headers), applies the user's rules (base path,
+//! authorization source, pass-through path) and points it at the app's address.
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, Method, Uri};
+use http_body_util::Full;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Context, Request};
+
+use crate::error::AdapterError;
+use crate::event::{encode_path, EventSource, RawRequestContext};
+
+const REQUEST_CONTEXT: HeaderName = HeaderName::from_static("x-amzn-request-context");
+const LAMBDA_CONTEXT: HeaderName = HeaderName::from_static("x-amzn-lambda-context");
+const TENANT_ID: HeaderName = HeaderName::from_static("x-amz-tenant-id");
+
+/// Hop-by-hop headers (and a stale length) that must not be replayed to the app.
+const NOT_FORWARDED: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// How requests are rewritten on their way to the app.
+#[derive(Clone, Debug)]
+pub(crate) struct ForwardRules {
+    pub(crate) app: Authority,
+    pub(crate) base_path: Option<BasePath>,
+    pub(crate) pass_through_path: PathAndQuery,
+    pub(crate) authorization_source: Option<HeaderName>,
+}
+
+/// A path prefix removed from request paths (EVT-5): stored with a leading `/`, without a
+/// trailing one, encoded the way request paths are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BasePath(String);
+
+impl BasePath {
+    /// `None` for an empty base path or `/`, which remove nothing.
+    pub(crate) fn new(path: &str) -> Option<BasePath> {
+        let trimmed = path.trim().trim_end_matches('/');
+        if trimmed.is_empty() {
+            return None;
+        }
+        let with_slash = if trimmed.starts_with('/') {
+            trimmed.to_string()
+        } else {
+            format!("/{trimmed}")
+        };
+        Some(BasePath(encode_path(&with_slash).into_owned()))
+    }
+
+    /// Removes the base path once, only where it is the whole first segment(s).
+    pub(crate) fn strip<'p>(&self, path: &'p str) -> &'p str {
+        match path.strip_prefix(self.0.as_str()) {
+            Some("") => "/",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => path,
+        }
+    }
+}
+
+impl ForwardRules {
+    /// Builds the request to the app.
+    pub(crate) fn to_app_request(&self, request: Request) -> Result<http::Request<Full<Bytes>>, AdapterError> {
+        let (mut parts, body) = request.into_parts();
+        let pass_through = is_pass_through(&parts.extensions);
+
+        let path_and_query = if pass_through {
+            parts.method = Method::POST;
+            if !parts.headers.contains_key(CONTENT_TYPE) {
+                parts
+                    .headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            self.pass_through_path.clone()
+        } else {
+            self.app_path_and_query(&parts.uri)?
+        };
+        let uri = Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(self.app.clone())
+            .path_and_query(path_and_query)
+            .build()
+            .map_err(|e| AdapterError::invalid_event(format!("cannot build the app's URL: {e}")))?;
+
+        let mut headers = std::mem::take(&mut parts.headers);
+        for name in NOT_FORWARDED.iter().chain(&[CONTENT_LENGTH.as_str()]) {
+            headers.remove(*name);
+        }
+        self.move_authorization(&mut headers);
+        set_context_headers(&mut headers, &parts.extensions);
+        if headers.get(HOST).is_none() {
+            if let Ok(host) = HeaderValue::from_str(self.app.as_str()) {
+                headers.insert(HOST, host);
+            }
+        }
+
+        let mut app_request = http::Request::new(Full::new(body_bytes(body)));
+        *app_request.method_mut() = parts.method;
+        *app_request.uri_mut() = uri;
+        *app_request.headers_mut() = headers;
+        Ok(app_request)
+    }
+
+    fn app_path_and_query(&self, uri: &Uri) -> Result<PathAndQuery, AdapterError> {
+        let path = match &self.base_path {
+            Some(base) => base.strip(uri.path()),
+            None => uri.path(),
+        };
+        let path = if path.is_empty() { "/" } else { path };
+        let path_and_query = match uri.query() {
+            Some(query) if !query.is_empty() => format!("{path}?{query}"),
+            _ => path.to_string(),
+        };
+        PathAndQuery::try_from(path_and_query)
+            .map_err(|e| AdapterError::invalid_event(format!("invalid request path: {e}")))
+    }
+
+    /// EVT-6: the configured header's value becomes `authorization`.
+    fn move_authorization(&self, headers: &mut HeaderMap) {
+        let Some(source) = &self.authorization_source else {
+            return;
+        };
+        match headers.remove(source) {
+            Some(value) => {
+                headers.insert(AUTHORIZATION, value);
+            }
+            None => tracing::debug!("header {source} (AWS_LWA_AUTHORIZATION_SOURCE) is absent: authorization left as it is"),
+        }
+    }
+}
+
+fn is_pass_through(extensions: &http::Extensions) -> bool {
+    match extensions.get::<EventSource>() {
+        Some(source) => *source == EventSource::PassThrough,
+        None => matches!(extensions.get::<RequestContext>(), Some(RequestContext::PassThrough)),
+    }
+}
+
+/// EVT-4: the request and Lambda contexts, and the tenant id, always from the adapter, never
+/// from the client.
+fn set_context_headers(headers: &mut HeaderMap, extensions: &http::Extensions) {
+    headers.remove(REQUEST_CONTEXT);
+    headers.remove(LAMBDA_CONTEXT);
+    headers.remove(TENANT_ID);
+
+    let request_context = match (extensions.get::<RawRequestContext>(), extensions.get::<RequestContext>()) {
+        (Some(raw), _) => Some(raw.0.clone()),
+        (None, Some(RequestContext::PassThrough)) | (None, None) => None,
+        (None, Some(context)) => serde_json::to_string(context).ok(),
+    };
+    if let Some(json) = request_context {
+        insert_checked(headers, REQUEST_CONTEXT, json.as_bytes());
+    }
+    if let Some(context) = extensions.get::<Context>() {
+        if let Ok(json) = serde_json::to_string(context) {
+            insert_checked(headers, LAMBDA_CONTEXT, json.as_bytes());
+        }
+        if let Some(tenant) = context.tenant_id.as_deref().filter(|t| !t.is_empty()) {
+            insert_checked(headers, TENANT_ID, tenant.as_bytes());
+        }
+    }
+}
+
+fn insert_checked(headers: &mut HeaderMap, name: HeaderName, value: &[u8]) {
+    match HeaderValue::from_bytes(value) {
+        Ok(value) => {
+            headers.insert(name, value);
+        }
+        Err(_) => tracing::warn!("{name} not sent to the app: its value has bytes not allowed in a header"),
+    }
+}
+
+fn body_bytes(body: Body) -> Bytes {
+    match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        // `Body` is non-exhaustive in spirit; any future variant still has its bytes.
+        #[allow(unreachable_patterns)]
+        other => Bytes::copy_from_slice(other.as_ref()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_path_strips_whole_segments_once() {
+        // covers EVT-5
+        let base = BasePath::new("/prod").unwrap();
+        assert_eq!(base.strip("/prod"), "/");
+        assert_eq!(base.strip("/prod/x"), "/x");
+        assert_eq!(base.strip("/production"), "/production");
+        assert_eq!(base.strip("/prod/prod/x"), "/prod/x");
+        assert_eq!(base.strip("/other/prod"), "/other/prod");
+        assert_eq!(BasePath::new("prod/"), Some(BasePath("/prod".into())));
+        assert_eq!(BasePath::new("/"), None);
+    }
+}

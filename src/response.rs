@@ -1,0 +1,286 @@
+//! The app's response → what Lambda returns to the event's source (SPEC RSP-1 … RSP-3, RSP-6).
+//!
+//! One function per source shapes status, headers and body: API Gateway REST gets
+//! `multiValueHeaders`, HTTP API / Function URL gets `headers` plus `cookies`, ALB gets a
+//! `statusDescription`, and a pass-through event gets the app's JSON body as its result. Repeated
+//! headers are never dropped, and bodies that are not text travel as base64.
+
+use base64::Engine;
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, SET_COOKIE, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, StatusCode};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use lambda_runtime::MetadataPrelude;
+use serde_json::{Map, Value};
+
+use crate::event::EventSource;
+
+/// The invocation result sent to the Runtime API.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum LambdaResponse {
+    /// An HTTP response in the shape the event's source expects.
+    Http(Value),
+    /// A pass-through event's result: the app's JSON as it sent it.
+    Raw(Box<RawValue>),
+}
+
+/// Shapes a buffered app response for `source`.
+pub(crate) fn to_lambda(source: EventSource, status: StatusCode, headers: &HeaderMap, body: Bytes) -> LambdaResponse {
+    if source == EventSource::PassThrough {
+        return pass_through_result(body);
+    }
+    let (body, is_base64) = encode_body(headers, body);
+    let mut response = Map::new();
+    response.insert("statusCode".into(), status.as_u16().into());
+    match source {
+        EventSource::RestApi => {
+            response.insert("multiValueHeaders".into(), multi_value_headers(headers));
+        }
+        EventSource::HttpApi => {
+            let (headers, cookies) = joined_headers_and_cookies(headers);
+            response.insert("headers".into(), headers);
+            response.insert("cookies".into(), cookies.into());
+        }
+        EventSource::Alb { multi_value } => {
+            response.insert("statusDescription".into(), status_description(status).into());
+            if multi_value {
+                response.insert("multiValueHeaders".into(), multi_value_headers(headers));
+            } else {
+                response.insert("headers".into(), single_value_headers(headers));
+            }
+        }
+        EventSource::PassThrough => {}
+    }
+    response.insert("body".into(), body.into());
+    response.insert("isBase64Encoded".into(), is_base64.into());
+    LambdaResponse::Http(Value::Object(response))
+}
+
+/// `200 OK`, as ALB wants it.
+fn status_description(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// The app's body as the result of a non-HTTP event: its JSON verbatim, text that is not JSON as
+/// a JSON string, nothing as `null`.
+fn pass_through_result(body: Bytes) -> LambdaResponse {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return LambdaResponse::Http(Value::Null);
+    }
+    match std::str::from_utf8(&body).ok().and_then(|text| RawValue::from_string(text.to_string()).ok()) {
+        Some(raw) => LambdaResponse::Raw(raw),
+        None => LambdaResponse::Http(Value::String(String::from_utf8_lossy(&body).into_owned())),
+    }
+}
+
+/// The headers sent back: all of the app's but `transfer-encoding` (RSP-6), which Lambda's
+/// front doors set themselves.
+fn forwarded(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, Vec<String>)> {
+    headers.keys().filter(|name| **name != TRANSFER_ENCODING).map(|name| {
+        let values = headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        (name, values)
+    })
+}
+
+fn multi_value_headers(headers: &HeaderMap) -> Value {
+    let map: Map<String, Value> = forwarded(headers)
+        .map(|(name, values)| (name.to_string(), values.into()))
+        .collect();
+    Value::Object(map)
+}
+
+/// v2 (RSP-2): repeated headers joined with `, `; every `set-cookie` goes to `cookies`.
+fn joined_headers_and_cookies(headers: &HeaderMap) -> (Value, Vec<String>) {
+    let mut map = Map::new();
+    let mut cookies = Vec::new();
+    for (name, values) in forwarded(headers) {
+        if *name == SET_COOKIE {
+            cookies.extend(values);
+        } else {
+            map.insert(name.to_string(), values.join(", ").into());
+        }
+    }
+    (Value::Object(map), cookies)
+}
+
+/// ALB without multi-value headers can carry one value per name: repeated headers are joined
+/// with `, `, which is wrong only for `set-cookie`, where the first value is kept.
+fn single_value_headers(headers: &HeaderMap) -> Value {
+    let mut map = Map::new();
+    for (name, mut values) in forwarded(headers) {
+        if *name == SET_COOKIE {
+            if values.len() > 1 {
+                tracing::warn!(
+                    "the app set {} cookies but this ALB target group has multi-value headers off: only the first is returned",
+                    values.len()
+                );
+            }
+            map.insert(name.to_string(), values.swap_remove(0).into());
+        } else {
+            map.insert(name.to_string(), values.join(", ").into());
+        }
+    }
+    Value::Object(map)
+}
+
+/// RSP-3: text stays text, anything else (or anything encoded) becomes base64.
+pub(crate) fn encode_body(headers: &HeaderMap, body: Bytes) -> (String, bool) {
+    if body.is_empty() {
+        return (String::new(), false);
+    }
+    let may_be_text = !headers.contains_key(CONTENT_ENCODING)
+        && headers
+            .get(CONTENT_TYPE)
+            .is_none_or(|ct| ct.to_str().is_ok_and(is_text_content_type));
+    if may_be_text {
+        match String::from_utf8(Vec::from(body)) {
+            Ok(text) => (text, false),
+            Err(not_utf8) => (base64::engine::general_purpose::STANDARD.encode(not_utf8.as_bytes()), true),
+        }
+    } else {
+        (base64::engine::general_purpose::STANDARD.encode(&body), true)
+    }
+}
+
+/// Text media types: `text/*`, JSON, JavaScript, XML, YAML and the `+json`/`+xml`/`+yaml` suffixes.
+pub(crate) fn is_text_content_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence.starts_with("text/")
+        || matches!(
+            essence.as_str(),
+            "application/json"
+                | "application/javascript"
+                | "application/x-javascript"
+                | "application/ecmascript"
+                | "application/xml"
+                | "application/yaml"
+                | "application/x-yaml"
+        )
+        || essence.ends_with("+json")
+        || essence.ends_with("+xml")
+        || essence.ends_with("+yaml")
+}
+
+/// The prelude of a streamed response (STR-1): status, headers (repeated ones stay repeated) and
+/// every `set-cookie` value as a cookie.
+pub(crate) fn stream_prelude(status: StatusCode, mut headers: HeaderMap) -> MetadataPrelude {
+    headers.remove(TRANSFER_ENCODING);
+    let cookies = match headers.entry(SET_COOKIE) {
+        http::header::Entry::Occupied(entry) => entry
+            .remove_entry_mult()
+            .1
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect(),
+        http::header::Entry::Vacant(_) => Vec::new(),
+    };
+    MetadataPrelude {
+        status_code: status,
+        headers,
+        cookies,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use serde_json::json;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    fn json_of(response: LambdaResponse) -> Value {
+        serde_json::to_value(&response).unwrap()
+    }
+
+    #[test]
+    fn rest_api_gets_multi_value_headers() {
+        // covers RSP-1
+        let h = headers(&[("set-cookie", "a=1"), ("set-cookie", "b=2"), ("content-type", "text/plain")]);
+        let r = json_of(to_lambda(EventSource::RestApi, StatusCode::CREATED, &h, Bytes::from("hi")));
+        assert_eq!(r["statusCode"], 201);
+        assert_eq!(r["multiValueHeaders"]["set-cookie"], json!(["a=1", "b=2"]));
+        assert_eq!(r["body"], "hi");
+        assert_eq!(r["isBase64Encoded"], false);
+    }
+
+    #[test]
+    fn http_api_joins_repeated_headers_and_collects_cookies() {
+        // covers RSP-1, RSP-2, RSP-6
+        let h = headers(&[
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("x-many", "1"),
+            ("x-many", "2"),
+            ("transfer-encoding", "chunked"),
+        ]);
+        let r = json_of(to_lambda(EventSource::HttpApi, StatusCode::OK, &h, Bytes::new()));
+        assert_eq!(r["cookies"], json!(["a=1", "b=2"]));
+        assert_eq!(r["headers"]["x-many"], "1, 2");
+        assert!(r["headers"].get("set-cookie").is_none());
+        assert!(r["headers"].get("transfer-encoding").is_none());
+    }
+
+    #[test]
+    fn alb_has_status_description_and_its_header_mode() {
+        // covers RSP-1
+        let h = headers(&[("x-a", "1"), ("x-a", "2")]);
+        let r = json_of(to_lambda(EventSource::Alb { multi_value: false }, StatusCode::NOT_FOUND, &h, Bytes::new()));
+        assert_eq!(r["statusDescription"], "404 Not Found");
+        assert_eq!(r["headers"]["x-a"], "1, 2");
+        let r = json_of(to_lambda(EventSource::Alb { multi_value: true }, StatusCode::OK, &h, Bytes::new()));
+        assert_eq!(r["multiValueHeaders"]["x-a"], json!(["1", "2"]));
+    }
+
+    #[test]
+    fn binary_detection() {
+        // covers RSP-3
+        let png = Bytes::from_static(&[0x89, b'P', b'N', b'G', 0, 0xff]);
+        assert!(encode_body(&headers(&[("content-type", "image/png")]), png.clone()).1);
+        assert!(encode_body(&headers(&[]), png.clone()).1, "no content type, not UTF-8");
+        assert!(encode_body(&headers(&[("content-type", "text/plain")]), png).1, "never mangled");
+        assert!(encode_body(&headers(&[("content-type", "application/json"), ("content-encoding", "gzip")]), Bytes::from("x")).1);
+        assert!(!encode_body(&headers(&[]), Bytes::from("plain")).1);
+        for text in ["text/html; charset=utf-8", "application/json", "application/vnd.api+json", "image/svg+xml", "application/x-yaml", "application/javascript"] {
+            assert!(is_text_content_type(text), "{text}");
+        }
+        for binary in ["image/png", "application/octet-stream", "application/pdf", "font/woff2"] {
+            assert!(!is_text_content_type(binary), "{binary}");
+        }
+    }
+
+    #[test]
+    fn pass_through_results() {
+        // covers EVT-7
+        let r = to_lambda(EventSource::PassThrough, StatusCode::OK, &HeaderMap::new(), Bytes::from(r#"{"batchItemFailures": []}"#));
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"batchItemFailures": []}"#);
+        let r = to_lambda(EventSource::PassThrough, StatusCode::OK, &HeaderMap::new(), Bytes::from("done"));
+        assert_eq!(json_of(r), json!("done"));
+        let r = to_lambda(EventSource::PassThrough, StatusCode::OK, &HeaderMap::new(), Bytes::new());
+        assert_eq!(json_of(r), Value::Null);
+    }
+
+    #[test]
+    fn streaming_prelude() {
+        // covers STR-1
+        let h = headers(&[("content-type", "text/event-stream"), ("x-a", "1"), ("x-a", "2"), ("set-cookie", "a=1")]);
+        let p = stream_prelude(StatusCode::OK, h);
+        assert_eq!(p.cookies, ["a=1"]);
+        assert_eq!(p.headers.get_all("x-a").iter().count(), 2);
+        assert!(p.headers.get("set-cookie").is_none());
+    }
+}
