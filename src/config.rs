@@ -202,8 +202,9 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             return Some(found);
         }
         let found = self.get(old)?;
-        self.warnings
-            .push(format!("{old} is deprecated and will be removed: use {name} instead"));
+        self.warnings.push(format!(
+            "{old} is deprecated and will be removed: use {name} instead"
+        ));
         Some(found)
     }
 
@@ -242,7 +243,8 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         };
         let port_var = self.get("AWS_LWA_PORT").or_else(|| self.get("PORT"));
         let port = self.port(port_var, "8080");
-        let readiness_var = self.get_or_deprecated("AWS_LWA_READINESS_CHECK_PORT", "READINESS_CHECK_PORT");
+        let readiness_var =
+            self.get_or_deprecated("AWS_LWA_READINESS_CHECK_PORT", "READINESS_CHECK_PORT");
         let readiness_check_port = self.port(readiness_var, &port);
 
         let readiness_check_path =
@@ -251,17 +253,20 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                 None => "/".to_string(),
             };
 
-        let readiness_check_protocol =
-            match self.get_or_deprecated("AWS_LWA_READINESS_CHECK_PROTOCOL", "READINESS_CHECK_PROTOCOL") {
-                Some(found) => Protocol::parse(&found.value).unwrap_or_else(|| {
-                    self.warnings
-                        .push(format!("{found} is not `http` or `tcp`: using http"));
-                    Protocol::Http
-                }),
-                None => Protocol::Http,
-            };
+        let readiness_check_protocol = match self.get_or_deprecated(
+            "AWS_LWA_READINESS_CHECK_PROTOCOL",
+            "READINESS_CHECK_PROTOCOL",
+        ) {
+            Some(found) => Protocol::parse(&found.value).unwrap_or_else(|| {
+                self.warnings
+                    .push(format!("{found} is not `http` or `tcp`: using http"));
+                Protocol::Http
+            }),
+            None => Protocol::Http,
+        };
 
-        let (readiness_check_healthy_status, readiness_check_min_unhealthy_status) = self.healthy_status();
+        let (readiness_check_healthy_status, readiness_check_min_unhealthy_status) =
+            self.healthy_status();
 
         let base_path = self
             .get_or_deprecated("AWS_LWA_REMOVE_BASE_PATH", "REMOVE_BASE_PATH")
@@ -299,8 +304,10 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         let error_status_codes = self.get("AWS_LWA_ERROR_STATUS_CODES").and_then(|found| {
             let (codes, invalid) = parse_status_list(&found.value);
             if !invalid.is_empty() {
-                self.warnings
-                    .push(format!("{found}: ignoring invalid entries {}", invalid.join(", ")));
+                self.warnings.push(format!(
+                    "{found}: ignoring invalid entries {}",
+                    invalid.join(", ")
+                ));
             }
             (!codes.is_empty()).then_some(codes)
         });
@@ -329,13 +336,14 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         let path = if found.value.starts_with('/') {
             found.value.clone()
         } else {
-            self.warnings
-                .push(format!("{found} does not start with `/`: using /{}", found.value));
+            self.warnings.push(format!(
+                "{found} does not start with `/`: using /{}",
+                found.value
+            ));
             format!("/{}", found.value)
         };
         if PathAndQuery::try_from(path.as_str()).is_err() {
-            self.errors
-                .push(format!("{found} is not a valid URL path"));
+            self.errors.push(format!("{found} is not a valid URL path"));
         }
         path
     }
@@ -343,15 +351,17 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     /// CFG-6: the healthy set, from the list, else from the deprecated minimum unhealthy status.
     fn healthy_status(&mut self) -> (Vec<u16>, u16) {
         let min_var = self.get("AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS");
-        let min_unhealthy = min_var.as_ref().and_then(|found| match found.value.parse::<u16>() {
-            Ok(n) if (101..=600).contains(&n) => Some(n),
-            _ => {
-                self.warnings.push(format!(
-                    "{found} is not a status code between 101 and 600: ignoring it"
-                ));
-                None
-            }
-        });
+        let min_unhealthy = min_var
+            .as_ref()
+            .and_then(|found| match found.value.parse::<u16>() {
+                Ok(n) if (101..=600).contains(&n) => Some(n),
+                _ => {
+                    self.warnings.push(format!(
+                        "{found} is not a status code between 101 and 600: ignoring it"
+                    ));
+                    None
+                }
+            });
 
         if let Some(found) = self.get("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS") {
             let (codes, invalid) = parse_status_list(&found.value);
@@ -360,8 +370,10 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
                     "{found} contains no valid status code or range (expected e.g. 200-399,404)"
                 ));
             } else if !invalid.is_empty() {
-                self.warnings
-                    .push(format!("{found}: ignoring invalid entries {}", invalid.join(", ")));
+                self.warnings.push(format!(
+                    "{found}: ignoring invalid entries {}",
+                    invalid.join(", ")
+                ));
             }
             return (codes, min_unhealthy.unwrap_or(DEFAULT_MIN_UNHEALTHY_STATUS));
         }
@@ -388,11 +400,17 @@ pub(crate) fn parse_status_list(value: &str) -> (Vec<u16>, Vec<String>) {
     let mut invalid = Vec::new();
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let range = match entry.split_once('-') {
-            Some((lo, hi)) => lo.trim().parse::<u16>().ok().zip(hi.trim().parse::<u16>().ok()),
+            Some((lo, hi)) => lo
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .zip(hi.trim().parse::<u16>().ok()),
             None => entry.parse::<u16>().ok().map(|code| (code, code)),
         };
         match range {
-            Some((lo, hi)) if (100..=599).contains(&lo) && (100..=599).contains(&hi) && lo <= hi => {
+            Some((lo, hi))
+                if (100..=599).contains(&lo) && (100..=599).contains(&hi) && lo <= hi =>
+            {
                 codes.extend(lo..=hi)
             }
             _ => invalid.push(format!("`{entry}`")),
@@ -430,7 +448,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse(vars: &[(&str, &str)]) -> ParsedOptions {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         AdapterOptions::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -444,7 +465,10 @@ mod tests {
         assert_eq!(o.readiness_check_port, "8080");
         assert_eq!(o.readiness_check_path, "/");
         assert_eq!(o.readiness_check_protocol, Protocol::Http);
-        assert_eq!(o.readiness_check_healthy_status, (100..500).collect::<Vec<u16>>());
+        assert_eq!(
+            o.readiness_check_healthy_status,
+            (100..500).collect::<Vec<u16>>()
+        );
         assert_eq!(o.base_path, None);
         assert_eq!(o.pass_through_path, "/events");
         assert!(!o.async_init);
@@ -485,7 +509,10 @@ mod tests {
         assert!(o.async_init);
         assert_eq!(o.base_path.as_deref(), Some("/prod"));
         assert_eq!(parsed.warnings.len(), 6, "{:?}", parsed.warnings);
-        assert!(parsed.warnings.iter().any(|w| w.contains("HOST is deprecated") && w.contains("AWS_LWA_HOST")));
+        assert!(parsed
+            .warnings
+            .iter()
+            .any(|w| w.contains("HOST is deprecated") && w.contains("AWS_LWA_HOST")));
     }
 
     #[test]
@@ -499,9 +526,15 @@ mod tests {
     fn healthy_status_lists_and_ranges() {
         // covers CFG-6
         let parsed = parse(&[("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "200-202, 404")]);
-        assert_eq!(parsed.options.readiness_check_healthy_status, vec![200, 201, 202, 404]);
+        assert_eq!(
+            parsed.options.readiness_check_healthy_status,
+            vec![200, 201, 202, 404]
+        );
         let parsed = parse(&[("AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS", "400")]);
-        assert_eq!(parsed.options.readiness_check_healthy_status, (100..400).collect::<Vec<u16>>());
+        assert_eq!(
+            parsed.options.readiness_check_healthy_status,
+            (100..400).collect::<Vec<u16>>()
+        );
         assert_eq!(parsed.options.readiness_check_min_unhealthy_status, 400);
         assert_eq!(parsed.warnings.len(), 1);
         // the list wins over the deprecated minimum
@@ -537,7 +570,12 @@ mod tests {
             ("AWS_LWA_READINESS_CHECK_PATH", "/a b"),
         ] {
             let parsed = parse(&[(name, value)]);
-            assert_eq!(parsed.errors.len(), 1, "{name}={value}: {:?}", parsed.errors);
+            assert_eq!(
+                parsed.errors.len(),
+                1,
+                "{name}={value}: {:?}",
+                parsed.errors
+            );
             assert!(parsed.errors[0].contains(name) && parsed.errors[0].contains(value));
         }
     }
@@ -557,7 +595,12 @@ mod tests {
             assert_eq!(parsed.warnings.len(), 1, "{name}");
             assert!(parsed.warnings[0].contains(name) && parsed.warnings[0].contains(value));
         }
-        assert_eq!(parse(&[("AWS_LWA_INVOKE_MODE", "streamx")]).options.invoke_mode, LambdaInvokeMode::Buffered);
+        assert_eq!(
+            parse(&[("AWS_LWA_INVOKE_MODE", "streamx")])
+                .options
+                .invoke_mode,
+            LambdaInvokeMode::Buffered
+        );
     }
 
     #[test]
@@ -569,7 +612,10 @@ mod tests {
         ]);
         assert_eq!(parsed.options.invoke_mode, LambdaInvokeMode::ResponseStream);
         assert!(parsed.options.compression);
-        assert_eq!(LambdaInvokeMode::from("Response_Stream"), LambdaInvokeMode::ResponseStream);
+        assert_eq!(
+            LambdaInvokeMode::from("Response_Stream"),
+            LambdaInvokeMode::ResponseStream
+        );
         assert_eq!(Protocol::from("TCP"), Protocol::Tcp);
     }
 
@@ -581,9 +627,15 @@ mod tests {
             ("AWS_LWA_PASS_THROUGH_PATH", "sqs"),
             ("AWS_LWA_AUTHORIZATION_SOURCE", "X-Api-Auth"),
         ]);
-        assert_eq!(parsed.options.error_status_codes, Some(vec![500, 502, 503, 504]));
+        assert_eq!(
+            parsed.options.error_status_codes,
+            Some(vec![500, 502, 503, 504])
+        );
         assert_eq!(parsed.options.pass_through_path, "/sqs");
-        assert_eq!(parsed.options.authorization_source.as_deref(), Some("X-Api-Auth"));
+        assert_eq!(
+            parsed.options.authorization_source.as_deref(),
+            Some("X-Api-Auth")
+        );
         assert_eq!(parsed.warnings.len(), 1);
     }
 

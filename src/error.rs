@@ -111,8 +111,14 @@ mod tests {
     #[test]
     fn boxed_errors_keep_their_kind() {
         let boxed: crate::Error = Box::new(AdapterError::invalid_event("bad base64"));
-        assert_eq!(AdapterError::from_boxed(boxed).kind(), ErrorKind::InvalidEvent);
+        assert_eq!(
+            AdapterError::from_boxed(boxed).kind(),
+            ErrorKind::InvalidEvent
+        );
         let foreign: crate::Error = "boom".into();
-        assert_eq!(AdapterError::from_boxed(foreign).kind(), ErrorKind::Internal);
+        assert_eq!(
+            AdapterError::from_boxed(foreign).kind(),
+            ErrorKind::Internal
+        );
     }
 }

@@ -83,7 +83,9 @@ fn classify(event: &str) -> EventSource {
         EventSource::Alb {
             multi_value: probe.multi_value_headers.is_some(),
         }
-    } else if context.http.is_some() && (probe.raw_path.is_some() || probe.version.as_deref() == Some("2.0")) {
+    } else if context.http.is_some()
+        && (probe.raw_path.is_some() || probe.version.as_deref() == Some("2.0"))
+    {
         EventSource::HttpApi
     } else if probe.http_method.is_some() {
         EventSource::RestApi
@@ -147,7 +149,9 @@ impl HttpEvent<'_> {
         let method = match source {
             EventSource::HttpApi => {
                 let context: HttpApiContext = serde_json::from_str(self.request_context.get())
-                    .map_err(|e| AdapterError::invalid_event(format!("requestContext.http.method: {e}")))?;
+                    .map_err(|e| {
+                        AdapterError::invalid_event(format!("requestContext.http.method: {e}"))
+                    })?;
                 context.http.method
             }
             _ => self.http_method.clone().unwrap_or_default(),
@@ -167,8 +171,9 @@ impl HttpEvent<'_> {
 
         let mut headers = self.header_map()?;
         if let Some(cookies) = self.cookies.as_ref().filter(|c| !c.is_empty()) {
-            let value = HeaderValue::from_str(&cookies.join("; "))
-                .map_err(|_| AdapterError::invalid_event("a cookie contains bytes not allowed in a header"))?;
+            let value = HeaderValue::from_str(&cookies.join("; ")).map_err(|_| {
+                AdapterError::invalid_event("a cookie contains bytes not allowed in a header")
+            })?;
             headers.insert(http::header::COOKIE, value);
         }
 
@@ -257,8 +262,11 @@ fn header_name(name: &str) -> Result<HeaderName, AdapterError> {
 }
 
 fn header_value(name: &HeaderName, value: &str) -> Result<HeaderValue, AdapterError> {
-    HeaderValue::from_str(value)
-        .map_err(|_| AdapterError::invalid_event(format!("header {name} has bytes not allowed in a header value")))
+    HeaderValue::from_str(value).map_err(|_| {
+        AdapterError::invalid_event(format!(
+            "header {name} has bytes not allowed in a header value"
+        ))
+    })
 }
 
 fn decode_body(body: Option<String>, base64: bool) -> Result<Body, AdapterError> {
@@ -281,7 +289,11 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 );
 
 /// Everything but RFC 3986 unreserved characters: for a decoded query key or value.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 /// Characters that cannot stand in a URL path as they are. `%` is not here: an already encoded
 /// path stays encoded once.
 const PATH: &AsciiSet = &CONTROLS
@@ -331,7 +343,8 @@ fn request_uri(path: &str, query: &str) -> Result<Uri, AdapterError> {
     } else {
         format!("{path}?{query}")
     };
-    Uri::try_from(uri).map_err(|e| AdapterError::invalid_event(format!("invalid request path or query: {e}")))
+    Uri::try_from(uri)
+        .map_err(|e| AdapterError::invalid_event(format!("invalid request path or query: {e}")))
 }
 
 /// Removes the whitespace between JSON tokens, so the JSON fits on one header line. Strings are
@@ -388,7 +401,10 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Pairs<V> {
                 Ok(Pairs::default())
             }
 
-            fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            fn visit_some<D: Deserializer<'de>>(
+                self,
+                deserializer: D,
+            ) -> Result<Self::Value, D::Error> {
                 deserializer.deserialize_map(self)
             }
 
@@ -439,9 +455,15 @@ mod tests {
         let v2 = json!({"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}});
         assert_eq!(classify(&v2.to_string()), EventSource::HttpApi);
         let alb = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {"targetGroupArn": "x"}}, "headers": {}});
-        assert_eq!(classify(&alb.to_string()), EventSource::Alb { multi_value: false });
+        assert_eq!(
+            classify(&alb.to_string()),
+            EventSource::Alb { multi_value: false }
+        );
         let alb = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {}}, "multiValueHeaders": {}});
-        assert_eq!(classify(&alb.to_string()), EventSource::Alb { multi_value: true });
+        assert_eq!(
+            classify(&alb.to_string()),
+            EventSource::Alb { multi_value: true }
+        );
         for other in [
             json!({"Records": [{"eventSource": "aws:sqs", "body": "hi"}]}),
             json!({"httpMethod": "GET", "apiPath": "/x", "agent": {}}),
@@ -450,7 +472,11 @@ mod tests {
             json!(null),
             json!({"requestContext": "not an object"}),
         ] {
-            assert_eq!(classify(&other.to_string()), EventSource::PassThrough, "{other}");
+            assert_eq!(
+                classify(&other.to_string()),
+                EventSource::PassThrough,
+                "{other}"
+            );
         }
     }
 

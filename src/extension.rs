@@ -91,8 +91,12 @@ pub async fn report_init_error(message: &str) {
     };
     match tokio::time::timeout(Duration::from_secs(1), report).await {
         Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::debug!("could not report the init error to the Extensions API: {err}"),
-        Err(_) => tracing::debug!("the Extensions API did not answer the init error report in time"),
+        Ok(Err(err)) => {
+            tracing::debug!("could not report the init error to the Extensions API: {err}")
+        }
+        Err(_) => {
+            tracing::debug!("the Extensions API did not answer the init error report in time")
+        }
     }
 }
 
@@ -106,7 +110,9 @@ where
     let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     parts.uri = format!("http://{api}{path}").parse()?;
     let client = Client::builder(TokioExecutor::new()).build_http::<B>();
-    let response = client.request(http::Request::from_parts(parts, body)).await?;
+    let response = client
+        .request(http::Request::from_parts(parts, body))
+        .await?;
     let status = response.status();
     let _ = response.into_body().collect().await;
     if status.is_success() {

@@ -123,16 +123,19 @@ impl Adapter<HttpConnector, Body> {
     /// Checks the options and creates the adapter. Fails, naming the option and its variable,
     /// when a value cannot be used (a port `abc`, a host with spaces, no healthy status).
     pub fn new(options: &AdapterOptions) -> Result<Adapter<HttpConnector, Body>, Error> {
-        let port = config::check_port(&options.port)
-            .map_err(|reason| invalid_option(format!("port {:?} (AWS_LWA_PORT) {reason}", options.port)))?;
-        let readiness_port = config::check_port(&options.readiness_check_port).map_err(|reason| {
-            invalid_option(format!(
-                "readiness check port {:?} (AWS_LWA_READINESS_CHECK_PORT) {reason}",
-                options.readiness_check_port
-            ))
+        let port = config::check_port(&options.port).map_err(|reason| {
+            invalid_option(format!("port {:?} (AWS_LWA_PORT) {reason}", options.port))
         })?;
-        config::check_host(&options.host)
-            .map_err(|reason| invalid_option(format!("host {:?} (AWS_LWA_HOST) {reason}", options.host)))?;
+        let readiness_port =
+            config::check_port(&options.readiness_check_port).map_err(|reason| {
+                invalid_option(format!(
+                    "readiness check port {:?} (AWS_LWA_READINESS_CHECK_PORT) {reason}",
+                    options.readiness_check_port
+                ))
+            })?;
+        config::check_host(&options.host).map_err(|reason| {
+            invalid_option(format!("host {:?} (AWS_LWA_HOST) {reason}", options.host))
+        })?;
         let app = Authority::try_from(format!("{}:{port}", options.host))
             .map_err(|e| invalid_option(format!("host {:?} (AWS_LWA_HOST): {e}", options.host)))?;
         let readiness_authority = format!("{}:{readiness_port}", options.host);
@@ -140,23 +143,27 @@ impl Adapter<HttpConnector, Body> {
         let readiness = match options.readiness_check_protocol {
             Protocol::Tcp => ReadinessCheck::tcp(readiness_authority),
             Protocol::Http => {
-                let uri = Uri::try_from(format!("http://{readiness_authority}{}", options.readiness_check_path))
-                    .map_err(|e| {
-                        invalid_option(format!(
-                            "readiness check path {:?} (AWS_LWA_READINESS_CHECK_PATH): {e}",
-                            options.readiness_check_path
-                        ))
-                    })?;
+                let uri = Uri::try_from(format!(
+                    "http://{readiness_authority}{}",
+                    options.readiness_check_path
+                ))
+                .map_err(|e| {
+                    invalid_option(format!(
+                        "readiness check path {:?} (AWS_LWA_READINESS_CHECK_PATH): {e}",
+                        options.readiness_check_path
+                    ))
+                })?;
                 ReadinessCheck::http(uri, healthy_status(options)?)
             }
         };
 
-        let pass_through_path = PathAndQuery::try_from(options.pass_through_path.as_str()).map_err(|e| {
-            invalid_option(format!(
-                "pass-through path {:?} (AWS_LWA_PASS_THROUGH_PATH): {e}",
-                options.pass_through_path
-            ))
-        })?;
+        let pass_through_path = PathAndQuery::try_from(options.pass_through_path.as_str())
+            .map_err(|e| {
+                invalid_option(format!(
+                    "pass-through path {:?} (AWS_LWA_PASS_THROUGH_PATH): {e}",
+                    options.pass_through_path
+                ))
+            })?;
         let authorization_source = match &options.authorization_source {
             Some(name) => Some(HeaderName::try_from(name.as_str()).map_err(|_| {
                 invalid_option(format!(
@@ -226,7 +233,9 @@ impl Adapter<HttpConnector, Body> {
         let streaming = self.settings.invoke_mode == LambdaInvokeMode::ResponseStream;
         let tracing_layer = lambda_runtime::layers::TracingLayer::new();
         if self.settings.compression {
-            let service = ServiceBuilder::new().layer(CompressionLayer::new()).service(self);
+            let service = ServiceBuilder::new()
+                .layer(CompressionLayer::new())
+                .service(self);
             lambda_runtime::Runtime::new(EventHandler::new(service, false))
                 .layer(tracing_layer)
                 .run_concurrent()
@@ -298,17 +307,29 @@ impl Adapter<HttpConnector, Body> {
         let response = self.client.request(app_request).await.map_err(|err| {
             AdapterError::new(
                 ErrorKind::AppUnreachable,
-                format!("the app at {} did not answer: {}", self.settings.rules.app, describe(&err)),
+                format!(
+                    "the app at {} did not answer: {}",
+                    self.settings.rules.app,
+                    describe(&err)
+                ),
             )
         })?;
 
         let status = response.status();
         match &self.settings.error_status_codes {
             Some(codes) if codes.contains(&status.as_u16()) => {
-                let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let body = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
                 Err(AdapterError::new(
                     ErrorKind::ErrorStatus,
-                    format!("the app answered {status}: {}", String::from_utf8_lossy(&body)),
+                    format!(
+                        "the app answered {status}: {}",
+                        String::from_utf8_lossy(&body)
+                    ),
                 ))
             }
             _ => Ok(response),
@@ -342,7 +363,9 @@ fn app_client() -> AppClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let mut builder = Client::builder(TokioExecutor::new());
-    builder.pool_timer(TokioTimer::new()).pool_idle_timeout(POOL_IDLE_TIMEOUT);
+    builder
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
     if std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Ok("snap-start") {
         builder.pool_max_idle_per_host(0);
     }
@@ -360,6 +383,11 @@ impl Service<Request> for Adapter<HttpConnector, Body> {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let adapter = self.clone();
-        Box::pin(async move { adapter.forward(request).await.map_err(|err| Box::new(err) as Error) })
+        Box::pin(async move {
+            adapter
+                .forward(request)
+                .await
+                .map_err(|err| Box::new(err) as Error)
+        })
     }
 }

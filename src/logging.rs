@@ -22,7 +22,9 @@ impl LogSettings {
     pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Self {
         let mut warnings = Vec::new();
         let default = Targets::new().with_default(LevelFilter::INFO);
-        let filter = if let Some(level) = lookup("AWS_LAMBDA_LOG_LEVEL").filter(|v| !v.trim().is_empty()) {
+        let filter = if let Some(level) =
+            lookup("AWS_LAMBDA_LOG_LEVEL").filter(|v| !v.trim().is_empty())
+        {
             match lambda_level(&level) {
                 Some(level) => Targets::new().with_default(level),
                 None => {
@@ -34,7 +36,9 @@ impl LogSettings {
             }
         } else if let Some(spec) = lookup("RUST_LOG").filter(|v| !v.trim().is_empty()) {
             Targets::from_str(&spec).unwrap_or_else(|_| {
-                warnings.push(format!("RUST_LOG={spec:?} is not a valid filter: using INFO"));
+                warnings.push(format!(
+                    "RUST_LOG={spec:?} is not a valid filter: using INFO"
+                ));
                 default
             })
         } else {
@@ -42,14 +46,22 @@ impl LogSettings {
         };
         let json = match lookup("AWS_LAMBDA_LOG_FORMAT") {
             Some(format) if format.eq_ignore_ascii_case("json") => true,
-            Some(format) if format.eq_ignore_ascii_case("text") || format.trim().is_empty() => false,
+            Some(format) if format.eq_ignore_ascii_case("text") || format.trim().is_empty() => {
+                false
+            }
             Some(format) => {
-                warnings.push(format!("AWS_LAMBDA_LOG_FORMAT={format:?} is not JSON or TEXT: using TEXT"));
+                warnings.push(format!(
+                    "AWS_LAMBDA_LOG_FORMAT={format:?} is not JSON or TEXT: using TEXT"
+                ));
                 false
             }
             None => false,
         };
-        LogSettings { filter, json, warnings }
+        LogSettings {
+            filter,
+            json,
+            warnings,
+        }
     }
 
     /// Installs the global subscriber (writing to stderr) and logs any problem with the settings.
@@ -99,12 +111,20 @@ mod tests {
     fn lambda_level_wins_over_rust_log() {
         // covers CFG-16
         let s = settings(&[("AWS_LAMBDA_LOG_LEVEL", "debug"), ("RUST_LOG", "error")]);
-        assert!(s.filter.would_enable("lambda_web_adapter", &tracing::Level::DEBUG));
+        assert!(s
+            .filter
+            .would_enable("lambda_web_adapter", &tracing::Level::DEBUG));
         let s = settings(&[("RUST_LOG", "error")]);
-        assert!(!s.filter.would_enable("lambda_web_adapter", &tracing::Level::WARN));
+        assert!(!s
+            .filter
+            .would_enable("lambda_web_adapter", &tracing::Level::WARN));
         let s = settings(&[]);
-        assert!(s.filter.would_enable("lambda_web_adapter", &tracing::Level::INFO));
-        assert!(!s.filter.would_enable("lambda_web_adapter", &tracing::Level::DEBUG));
+        assert!(s
+            .filter
+            .would_enable("lambda_web_adapter", &tracing::Level::INFO));
+        assert!(!s
+            .filter
+            .would_enable("lambda_web_adapter", &tracing::Level::DEBUG));
         assert!(!s.json);
     }
 
@@ -112,7 +132,10 @@ mod tests {
     fn json_format_and_bad_values() {
         // covers CFG-16
         assert!(settings(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]).json);
-        let s = settings(&[("AWS_LAMBDA_LOG_FORMAT", "xml"), ("AWS_LAMBDA_LOG_LEVEL", "loud")]);
+        let s = settings(&[
+            ("AWS_LAMBDA_LOG_FORMAT", "xml"),
+            ("AWS_LAMBDA_LOG_LEVEL", "loud"),
+        ]);
         assert!(!s.json);
         assert_eq!(s.warnings.len(), 2);
     }

@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use lambda_web_adapter::{report_init_error, tracing, Adapter, AdapterOptions, LogSettings, ParsedOptions};
+use lambda_web_adapter::{
+    report_init_error, tracing, Adapter, AdapterOptions, LogSettings, ParsedOptions,
+};
 
 fn main() -> ExitCode {
     if let Some(arg) = std::env::args().nth(1) {
@@ -15,7 +17,10 @@ fn main() -> ExitCode {
     LogSettings::from_lookup(|name| std::env::var(name).ok()).init();
     Adapter::apply_runtime_proxy_config();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!("cannot start the async runtime: {err}");

@@ -78,7 +78,11 @@ impl ReadinessCheck {
     }
 
     /// Probes until the app is ready, or until `limit` has passed.
-    pub(crate) async fn wait(&self, client: &AppClient, limit: Option<Duration>) -> Result<Duration, NotReady> {
+    pub(crate) async fn wait(
+        &self,
+        client: &AppClient,
+        limit: Option<Duration>,
+    ) -> Result<Duration, NotReady> {
         let started = Instant::now();
         let give_up = limit.map(|limit| started + limit);
         let mut next_report = started + REPORT_INTERVAL;

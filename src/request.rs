@@ -71,7 +71,10 @@ impl BasePath {
 
 impl ForwardRules {
     /// Builds the request to the app.
-    pub(crate) fn to_app_request(&self, request: Request) -> Result<http::Request<Full<Bytes>>, AdapterError> {
+    pub(crate) fn to_app_request(
+        &self,
+        request: Request,
+    ) -> Result<http::Request<Full<Bytes>>, AdapterError> {
         let (mut parts, body) = request.into_parts();
         let pass_through = is_pass_through(&parts.extensions);
 
@@ -143,7 +146,10 @@ impl ForwardRules {
 fn is_pass_through(extensions: &http::Extensions) -> bool {
     match extensions.get::<EventSource>() {
         Some(source) => *source == EventSource::PassThrough,
-        None => matches!(extensions.get::<RequestContext>(), Some(RequestContext::PassThrough)),
+        None => matches!(
+            extensions.get::<RequestContext>(),
+            Some(RequestContext::PassThrough)
+        ),
     }
 }
 
@@ -154,7 +160,10 @@ fn set_context_headers(headers: &mut HeaderMap, extensions: &http::Extensions) {
     headers.remove(LAMBDA_CONTEXT);
     headers.remove(TENANT_ID);
 
-    let request_context = match (extensions.get::<RawRequestContext>(), extensions.get::<RequestContext>()) {
+    let request_context = match (
+        extensions.get::<RawRequestContext>(),
+        extensions.get::<RequestContext>(),
+    ) {
         (Some(raw), _) => Some(raw.0.clone()),
         (None, Some(RequestContext::PassThrough)) | (None, None) => None,
         (None, Some(context)) => serde_json::to_string(context).ok(),
@@ -177,7 +186,9 @@ fn insert_checked(headers: &mut HeaderMap, name: HeaderName, value: &[u8]) {
         Ok(value) => {
             headers.insert(name, value);
         }
-        Err(_) => tracing::warn!("{name} not sent to the app: its value has bytes not allowed in a header"),
+        Err(_) => tracing::warn!(
+            "{name} not sent to the app: its value has bytes not allowed in a header"
+        ),
     }
 }
 

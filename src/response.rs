@@ -9,9 +9,9 @@ use base64::Engine;
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, SET_COOKIE, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, StatusCode};
+use lambda_runtime::MetadataPrelude;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use lambda_runtime::MetadataPrelude;
 use serde_json::{Map, Value};
 
 use crate::event::EventSource;
@@ -27,7 +27,12 @@ pub(crate) enum LambdaResponse {
 }
 
 /// Shapes a buffered app response for `source`.
-pub(crate) fn to_lambda(source: EventSource, status: StatusCode, headers: &HeaderMap, body: Bytes) -> LambdaResponse {
+pub(crate) fn to_lambda(
+    source: EventSource,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> LambdaResponse {
     if source == EventSource::PassThrough {
         return pass_through_result(body);
     }
@@ -44,7 +49,10 @@ pub(crate) fn to_lambda(source: EventSource, status: StatusCode, headers: &Heade
             response.insert("cookies".into(), cookies.into());
         }
         EventSource::Alb { multi_value } => {
-            response.insert("statusDescription".into(), status_description(status).into());
+            response.insert(
+                "statusDescription".into(),
+                status_description(status).into(),
+            );
             if multi_value {
                 response.insert("multiValueHeaders".into(), multi_value_headers(headers));
             } else {
@@ -72,7 +80,10 @@ fn pass_through_result(body: Bytes) -> LambdaResponse {
     if body.iter().all(u8::is_ascii_whitespace) {
         return LambdaResponse::Http(Value::Null);
     }
-    match std::str::from_utf8(&body).ok().and_then(|text| RawValue::from_string(text.to_string()).ok()) {
+    match std::str::from_utf8(&body)
+        .ok()
+        .and_then(|text| RawValue::from_string(text.to_string()).ok())
+    {
         Some(raw) => LambdaResponse::Raw(raw),
         None => LambdaResponse::Http(Value::String(String::from_utf8_lossy(&body).into_owned())),
     }
@@ -81,14 +92,17 @@ fn pass_through_result(body: Bytes) -> LambdaResponse {
 /// The headers sent back: all of the app's but `transfer-encoding` (RSP-6), which Lambda's
 /// front doors set themselves.
 fn forwarded(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, Vec<String>)> {
-    headers.keys().filter(|name| **name != TRANSFER_ENCODING).map(|name| {
-        let values = headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        (name, values)
-    })
+    headers
+        .keys()
+        .filter(|name| **name != TRANSFER_ENCODING)
+        .map(|name| {
+            let values = headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            (name, values)
+        })
 }
 
 fn multi_value_headers(headers: &HeaderMap) -> Value {
@@ -144,16 +158,27 @@ pub(crate) fn encode_body(headers: &HeaderMap, body: Bytes) -> (String, bool) {
     if may_be_text {
         match String::from_utf8(Vec::from(body)) {
             Ok(text) => (text, false),
-            Err(not_utf8) => (base64::engine::general_purpose::STANDARD.encode(not_utf8.as_bytes()), true),
+            Err(not_utf8) => (
+                base64::engine::general_purpose::STANDARD.encode(not_utf8.as_bytes()),
+                true,
+            ),
         }
     } else {
-        (base64::engine::general_purpose::STANDARD.encode(&body), true)
+        (
+            base64::engine::general_purpose::STANDARD.encode(&body),
+            true,
+        )
     }
 }
 
 /// Text media types: `text/*`, JSON, JavaScript, XML, YAML and the `+json`/`+xml`/`+yaml` suffixes.
 pub(crate) fn is_text_content_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence.starts_with("text/")
         || matches!(
             essence.as_str(),
@@ -210,8 +235,17 @@ mod tests {
     #[test]
     fn rest_api_gets_multi_value_headers() {
         // covers RSP-1
-        let h = headers(&[("set-cookie", "a=1"), ("set-cookie", "b=2"), ("content-type", "text/plain")]);
-        let r = json_of(to_lambda(EventSource::RestApi, StatusCode::CREATED, &h, Bytes::from("hi")));
+        let h = headers(&[
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("content-type", "text/plain"),
+        ]);
+        let r = json_of(to_lambda(
+            EventSource::RestApi,
+            StatusCode::CREATED,
+            &h,
+            Bytes::from("hi"),
+        ));
         assert_eq!(r["statusCode"], 201);
         assert_eq!(r["multiValueHeaders"]["set-cookie"], json!(["a=1", "b=2"]));
         assert_eq!(r["body"], "hi");
@@ -228,7 +262,12 @@ mod tests {
             ("x-many", "2"),
             ("transfer-encoding", "chunked"),
         ]);
-        let r = json_of(to_lambda(EventSource::HttpApi, StatusCode::OK, &h, Bytes::new()));
+        let r = json_of(to_lambda(
+            EventSource::HttpApi,
+            StatusCode::OK,
+            &h,
+            Bytes::new(),
+        ));
         assert_eq!(r["cookies"], json!(["a=1", "b=2"]));
         assert_eq!(r["headers"]["x-many"], "1, 2");
         assert!(r["headers"].get("set-cookie").is_none());
@@ -239,10 +278,20 @@ mod tests {
     fn alb_has_status_description_and_its_header_mode() {
         // covers RSP-1
         let h = headers(&[("x-a", "1"), ("x-a", "2")]);
-        let r = json_of(to_lambda(EventSource::Alb { multi_value: false }, StatusCode::NOT_FOUND, &h, Bytes::new()));
+        let r = json_of(to_lambda(
+            EventSource::Alb { multi_value: false },
+            StatusCode::NOT_FOUND,
+            &h,
+            Bytes::new(),
+        ));
         assert_eq!(r["statusDescription"], "404 Not Found");
         assert_eq!(r["headers"]["x-a"], "1, 2");
-        let r = json_of(to_lambda(EventSource::Alb { multi_value: true }, StatusCode::OK, &h, Bytes::new()));
+        let r = json_of(to_lambda(
+            EventSource::Alb { multi_value: true },
+            StatusCode::OK,
+            &h,
+            Bytes::new(),
+        ));
         assert_eq!(r["multiValueHeaders"]["x-a"], json!(["1", "2"]));
     }
 
@@ -251,14 +300,41 @@ mod tests {
         // covers RSP-3
         let png = Bytes::from_static(&[0x89, b'P', b'N', b'G', 0, 0xff]);
         assert!(encode_body(&headers(&[("content-type", "image/png")]), png.clone()).1);
-        assert!(encode_body(&headers(&[]), png.clone()).1, "no content type, not UTF-8");
-        assert!(encode_body(&headers(&[("content-type", "text/plain")]), png).1, "never mangled");
-        assert!(encode_body(&headers(&[("content-type", "application/json"), ("content-encoding", "gzip")]), Bytes::from("x")).1);
+        assert!(
+            encode_body(&headers(&[]), png.clone()).1,
+            "no content type, not UTF-8"
+        );
+        assert!(
+            encode_body(&headers(&[("content-type", "text/plain")]), png).1,
+            "never mangled"
+        );
+        assert!(
+            encode_body(
+                &headers(&[
+                    ("content-type", "application/json"),
+                    ("content-encoding", "gzip")
+                ]),
+                Bytes::from("x")
+            )
+            .1
+        );
         assert!(!encode_body(&headers(&[]), Bytes::from("plain")).1);
-        for text in ["text/html; charset=utf-8", "application/json", "application/vnd.api+json", "image/svg+xml", "application/x-yaml", "application/javascript"] {
+        for text in [
+            "text/html; charset=utf-8",
+            "application/json",
+            "application/vnd.api+json",
+            "image/svg+xml",
+            "application/x-yaml",
+            "application/javascript",
+        ] {
             assert!(is_text_content_type(text), "{text}");
         }
-        for binary in ["image/png", "application/octet-stream", "application/pdf", "font/woff2"] {
+        for binary in [
+            "image/png",
+            "application/octet-stream",
+            "application/pdf",
+            "font/woff2",
+        ] {
             assert!(!is_text_content_type(binary), "{binary}");
         }
     }
@@ -266,18 +342,41 @@ mod tests {
     #[test]
     fn pass_through_results() {
         // covers EVT-7
-        let r = to_lambda(EventSource::PassThrough, StatusCode::OK, &HeaderMap::new(), Bytes::from(r#"{"batchItemFailures": []}"#));
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"batchItemFailures": []}"#);
-        let r = to_lambda(EventSource::PassThrough, StatusCode::OK, &HeaderMap::new(), Bytes::from("done"));
+        let r = to_lambda(
+            EventSource::PassThrough,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            Bytes::from(r#"{"batchItemFailures": []}"#),
+        );
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"batchItemFailures": []}"#
+        );
+        let r = to_lambda(
+            EventSource::PassThrough,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            Bytes::from("done"),
+        );
         assert_eq!(json_of(r), json!("done"));
-        let r = to_lambda(EventSource::PassThrough, StatusCode::OK, &HeaderMap::new(), Bytes::new());
+        let r = to_lambda(
+            EventSource::PassThrough,
+            StatusCode::OK,
+            &HeaderMap::new(),
+            Bytes::new(),
+        );
         assert_eq!(json_of(r), Value::Null);
     }
 
     #[test]
     fn streaming_prelude() {
         // covers STR-1
-        let h = headers(&[("content-type", "text/event-stream"), ("x-a", "1"), ("x-a", "2"), ("set-cookie", "a=1")]);
+        let h = headers(&[
+            ("content-type", "text/event-stream"),
+            ("x-a", "1"),
+            ("x-a", "2"),
+            ("set-cookie", "a=1"),
+        ]);
         let p = stream_prelude(StatusCode::OK, h);
         assert_eq!(p.cookies, ["a=1"]);
         assert_eq!(p.headers.get_all("x-a").iter().count(), 2);

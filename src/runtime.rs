@@ -41,7 +41,10 @@ impl<S> EventHandler<S> {
 
 impl<S, B> Service<LambdaEvent<Box<RawValue>>> for EventHandler<S>
 where
-    S: Service<Request, Response = http::Response<B>, Error = crate::Error> + Clone + Send + 'static,
+    S: Service<Request, Response = http::Response<B>, Error = crate::Error>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<crate::Error>,
@@ -68,7 +71,11 @@ where
     }
 }
 
-async fn handle<S, B>(service: S, streaming: bool, event: LambdaEvent<Box<RawValue>>) -> Result<InvocationResult, AdapterError>
+async fn handle<S, B>(
+    service: S,
+    streaming: bool,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<InvocationResult, AdapterError>
 where
     S: Service<Request, Response = http::Response<B>, Error = crate::Error>,
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -79,7 +86,10 @@ where
     drop(payload);
     request.extensions_mut().insert(context);
 
-    let response = service.oneshot(request).await.map_err(AdapterError::from_boxed)?;
+    let response = service
+        .oneshot(request)
+        .await
+        .map_err(AdapterError::from_boxed)?;
     let (parts, body) = response.into_parts();
 
     // STR-4: a pass-through event's result is JSON, never a stream.
@@ -96,7 +106,10 @@ where
         let err: crate::Error = err.into();
         AdapterError::new(
             ErrorKind::AppResponse,
-            format!("reading the app's response body failed: {}", describe(err.as_ref())),
+            format!(
+                "reading the app's response body failed: {}",
+                describe(err.as_ref())
+            ),
         )
     })?;
     Ok(FunctionResponse::BufferedResponse(response::to_lambda(

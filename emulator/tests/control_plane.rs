@@ -1,0 +1,726 @@
+//! The control plane against a plain HTTP/1.1 client: each test pins one rule of the Runtime or
+//! Extensions API wire protocol (PROTOCOL.md).
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame};
+use hyper_util::rt::TokioIo;
+use lambda_emulator::control_plane::{
+    ControlPlane, ErrorOrigin, InvocationResult, InvokeOptions, MAX_BUFFERED_RESPONSE_BYTES,
+};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("control plane answers JSON")
+    }
+}
+
+/// One request on a fresh connection.
+async fn send<B>(addr: SocketAddr, request: Request<B>) -> Answer
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.expect("response");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+async fn call(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(body.into())).expect("valid request");
+    send(addr, request).await
+}
+
+async fn register(cp: &ControlPlane, events: Value) -> String {
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "lambda-adapter")],
+        json!({ "events": events }).to_string(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    answer.headers["lambda-extension-identifier"]
+        .to_str()
+        .expect("ascii id")
+        .to_owned()
+}
+
+async fn next(addr: SocketAddr) -> Answer {
+    call(
+        addr,
+        Method::GET,
+        "/2018-06-01/runtime/invocation/next",
+        &[],
+        Bytes::new(),
+    )
+    .await
+}
+
+fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+    answer
+        .headers
+        .get(name)
+        .map(|value| value.to_str().expect("ascii header"))
+}
+
+/// A request body fed frame by frame from the test, trailers included.
+struct ChannelBody(mpsc::UnboundedReceiver<Frame<Bytes>>);
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|frame| frame.map(Ok))
+    }
+}
+
+#[tokio::test]
+async fn register_without_name_is_forbidden() {
+    let cp = ControlPlane::start().await.unwrap();
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        "/2020-01-01/extension/register",
+        &[],
+        r#"{"events":[]}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.json()["errorType"], "Extension.InvalidExtensionName");
+    assert!(cp.registrations().is_empty());
+}
+
+#[tokio::test]
+async fn register_answers_identifier_and_function_and_is_recorded() {
+    let cp = ControlPlane::start().await.unwrap();
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        "/2020-01-01/extension/register",
+        &[
+            ("Lambda-Extension-Name", "lambda-adapter"),
+            ("Lambda-Extension-Accept-Feature", "accountId"),
+        ],
+        r#"{"events":["SHUTDOWN"]}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let id = header(&answer, "lambda-extension-identifier").expect("identifier header");
+    assert_eq!(id.len(), 36);
+    assert_eq!(
+        answer.json(),
+        json!({"functionName": "test", "functionVersion": "$LATEST", "handler": "bootstrap", "accountId": "123456789012"})
+    );
+
+    let registration = cp.wait_registered(WAIT).await.expect("registered");
+    assert_eq!(registration.name, "lambda-adapter");
+    assert_eq!(registration.id, id);
+    assert_eq!(registration.events, ["SHUTDOWN"]);
+    assert_eq!(
+        registration.headers["lambda-extension-accept-feature"],
+        "accountId"
+    );
+}
+
+#[tokio::test]
+async fn account_id_only_when_asked() {
+    let cp = ControlPlane::start().await.unwrap();
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "x")],
+        r#"{"events":[]}"#,
+    )
+    .await;
+    assert!(answer.json().get("accountId").is_none());
+}
+
+#[tokio::test]
+async fn event_next_with_unknown_id_is_forbidden() {
+    let cp = ControlPlane::start().await.unwrap();
+    let answer = call(
+        cp.addr(),
+        Method::GET,
+        "/2020-01-01/extension/event/next",
+        &[("Lambda-Extension-Identifier", "nope")],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.json()["errorType"], "Extension.InvalidExtensionId");
+}
+
+#[tokio::test]
+async fn event_next_returns_shutdown_only_to_subscribers() {
+    let cp = ControlPlane::start().await.unwrap();
+    let subscriber = register(&cp, json!(["SHUTDOWN"])).await;
+    let bystander = register(&cp, json!([])).await;
+    let park = |id: String| {
+        let addr = cp.addr();
+        tokio::spawn(async move {
+            call(
+                addr,
+                Method::GET,
+                "/2020-01-01/extension/event/next",
+                &[("Lambda-Extension-Identifier", &id)],
+                Bytes::new(),
+            )
+            .await
+        })
+    };
+    let mut subscribed_call = park(subscriber.clone());
+    let mut bystander_call = park(bystander.clone());
+    assert!(cp.wait_parked(WAIT).await.is_some());
+    assert!(cp.wait_extension_parked(&subscriber, WAIT).await);
+    assert!(cp.wait_extension_parked(&bystander, WAIT).await);
+    cp.invoke("{}"); // nobody subscribed to INVOKE: no event
+    cp.shutdown("spindown");
+
+    let answer = tokio::time::timeout(WAIT, &mut subscribed_call)
+        .await
+        .expect("SHUTDOWN delivered")
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+    let event = answer.json();
+    assert_eq!(event["eventType"], "SHUTDOWN");
+    assert_eq!(event["shutdownReason"], "spindown");
+    assert!(event["deadlineMs"].as_u64().is_some());
+
+    // With `events: []` the call never returns; a short bounded wait shows it is still blocked.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), &mut bystander_call)
+            .await
+            .is_err()
+    );
+    assert!(cp.is_parked(&bystander));
+}
+
+#[tokio::test]
+async fn invoke_subscribers_get_invoke_events() {
+    let cp = ControlPlane::start().await.unwrap();
+    let id = register(&cp, json!(["INVOKE"])).await;
+    let invocation = cp.invoke_with(
+        "{}",
+        InvokeOptions {
+            trace_id: Some("Root=1-abc".into()),
+            ..Default::default()
+        },
+    );
+    let answer = call(
+        cp.addr(),
+        Method::GET,
+        "/2020-01-01/extension/event/next",
+        &[("Lambda-Extension-Identifier", &id)],
+        Bytes::new(),
+    )
+    .await;
+    let event = answer.json();
+    assert_eq!(event["eventType"], "INVOKE");
+    assert_eq!(event["requestId"], invocation.request_id());
+    assert_eq!(
+        event["invokedFunctionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:test"
+    );
+    assert_eq!(event["tracing"]["value"], "Root=1-abc");
+}
+
+#[tokio::test]
+async fn extension_error_reports_are_recorded() {
+    let cp = ControlPlane::start().await.unwrap();
+    let id = register(&cp, json!([])).await;
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        "/2020-01-01/extension/init/error",
+        &[
+            ("Lambda-Extension-Identifier", &id),
+            (
+                "Lambda-Extension-Function-Error-Type",
+                "Extension.ConfigInvalid",
+            ),
+        ],
+        r#"{"errorMessage":"AWS_LWA_PORT=abc","errorType":"Extension.ConfigInvalid"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    let error = cp.wait_init_error(WAIT).await.expect("init error");
+    assert_eq!(error.origin, ErrorOrigin::ExtensionInit);
+    assert_eq!(error.extension.as_deref(), Some("lambda-adapter"));
+    assert_eq!(error.error_type, "Extension.ConfigInvalid");
+    assert_eq!(error.json().unwrap()["errorMessage"], "AWS_LWA_PORT=abc");
+
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        "/2020-01-01/extension/exit/error",
+        &[
+            ("Lambda-Extension-Identifier", &id),
+            ("Lambda-Extension-Function-Error-Type", "Extension.Crash"),
+        ],
+        "{}",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    let error = cp.wait_exit_error(WAIT).await.expect("exit error");
+    assert_eq!(error.error_type, "Extension.Crash");
+    assert_eq!(cp.reported_errors().len(), 2);
+
+    let unknown = call(
+        cp.addr(),
+        Method::POST,
+        "/2020-01-01/extension/init/error",
+        &[("Lambda-Extension-Identifier", "nope")],
+        "{}",
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn runtime_init_error_is_recorded() {
+    let cp = ControlPlane::start().await.unwrap();
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        "/2018-06-01/runtime/init/error",
+        &[("Lambda-Runtime-Function-Error-Type", "Runtime.Broken")],
+        r#"{"errorType":"Runtime.Broken","errorMessage":"no"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    let error = cp.wait_init_error(WAIT).await.expect("init error");
+    assert_eq!(error.origin, ErrorOrigin::RuntimeInit);
+    assert_eq!(error.error_type, "Runtime.Broken");
+}
+
+#[tokio::test]
+async fn invoke_next_response_round_trip() {
+    let cp = ControlPlane::start().await.unwrap();
+    let garbage = Bytes::from_static(b"\x00not json{");
+    let invocation = cp.invoke(garbage.clone());
+
+    let delivered = next(cp.addr()).await;
+    assert_eq!(delivered.status, StatusCode::OK);
+    assert_eq!(delivered.body, garbage);
+    assert_eq!(
+        header(&delivered, "lambda-runtime-aws-request-id"),
+        Some(invocation.request_id())
+    );
+    assert_eq!(
+        header(&delivered, "lambda-runtime-invoked-function-arn"),
+        Some("arn:aws:lambda:us-east-1:123456789012:function:test")
+    );
+    assert_eq!(header(&delivered, "content-type"), Some("application/json"));
+    let deadline: u64 = header(&delivered, "lambda-runtime-deadline-ms")
+        .expect("deadline")
+        .parse()
+        .unwrap();
+    assert!(deadline > lambda_emulator::control_plane::epoch_ms_in(Duration::ZERO));
+    for absent in [
+        "lambda-runtime-trace-id",
+        "lambda-runtime-client-context",
+        "lambda-runtime-cognito-identity",
+        "lambda-runtime-aws-tenant-id",
+    ] {
+        assert!(delivered.headers.get(absent).is_none(), "{absent}");
+    }
+    invocation.wait_delivered(WAIT).await.expect("delivered");
+
+    let path = format!(
+        "/2018-06-01/runtime/invocation/{}/response",
+        invocation.request_id()
+    );
+    let answer = call(cp.addr(), Method::POST, &path, &[], r#"{"statusCode":200}"#).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    let result = invocation.result(WAIT).await.unwrap();
+    assert_eq!(result.json().unwrap(), json!({"statusCode": 200}));
+
+    let again = call(cp.addr(), Method::POST, &path, &[], "{}").await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(again.json()["errorType"], "InvalidRequestID");
+}
+
+#[tokio::test]
+async fn invoke_options_become_headers() {
+    let cp = ControlPlane::start().await.unwrap();
+    let invocation = cp.invoke_with(
+        "{}",
+        InvokeOptions {
+            request_id: Some("req-1".into()),
+            deadline_ms: None,
+            trace_id: Some("Root=1-5e1b4151-5ac6c58f".into()),
+            client_context: Some(r#"{"custom":{"a":"b"}}"#.into()),
+            cognito_identity: Some(r#"{"cognitoIdentityId":"id"}"#.into()),
+            tenant_id: Some("tenant-7".into()),
+            invoked_function_arn: Some("arn:aws:lambda:eu-west-1:1:function:f".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(invocation.request_id(), "req-1");
+    let delivered = next(cp.addr()).await;
+    assert_eq!(
+        header(&delivered, "lambda-runtime-aws-request-id"),
+        Some("req-1")
+    );
+    assert_eq!(header(&delivered, "lambda-runtime-deadline-ms"), None);
+    assert_eq!(
+        header(&delivered, "lambda-runtime-trace-id"),
+        Some("Root=1-5e1b4151-5ac6c58f")
+    );
+    assert_eq!(
+        header(&delivered, "lambda-runtime-client-context"),
+        Some(r#"{"custom":{"a":"b"}}"#)
+    );
+    assert_eq!(
+        header(&delivered, "lambda-runtime-cognito-identity"),
+        Some(r#"{"cognitoIdentityId":"id"}"#)
+    );
+    assert_eq!(
+        header(&delivered, "lambda-runtime-aws-tenant-id"),
+        Some("tenant-7")
+    );
+    assert_eq!(
+        header(&delivered, "lambda-runtime-invoked-function-arn"),
+        Some("arn:aws:lambda:eu-west-1:1:function:f")
+    );
+}
+
+#[tokio::test]
+async fn response_to_unknown_or_undelivered_id_is_400() {
+    let cp = ControlPlane::start().await.unwrap();
+    let unknown = call(
+        cp.addr(),
+        Method::POST,
+        "/2018-06-01/runtime/invocation/nope/response",
+        &[],
+        "{}",
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.json()["errorType"], "InvalidRequestID");
+
+    let queued = cp.invoke("{}");
+    let early = call(
+        cp.addr(),
+        Method::POST,
+        &format!(
+            "/2018-06-01/runtime/invocation/{}/error",
+            queued.request_id()
+        ),
+        &[],
+        "{}",
+    )
+    .await;
+    assert_eq!(early.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn error_round_trip() {
+    let cp = ControlPlane::start().await.unwrap();
+    let invocation = cp.invoke("{}");
+    next(cp.addr()).await;
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        &format!(
+            "/2018-06-01/runtime/invocation/{}/error",
+            invocation.request_id()
+        ),
+        &[(
+            "Lambda-Runtime-Function-Error-Type",
+            "Adapter.AppUnreachable",
+        )],
+        r#"{"errorType":"Adapter.AppUnreachable","errorMessage":"connection refused"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    let result = invocation.result(WAIT).await.unwrap();
+    let (error_type, body) = result.error().unwrap();
+    assert_eq!(error_type, "Adapter.AppUnreachable");
+    assert_eq!(body["errorMessage"], "connection refused");
+    assert!(result.json().is_err());
+}
+
+#[tokio::test]
+async fn buffered_response_over_6_mb_is_413() {
+    let cp = ControlPlane::start().await.unwrap();
+    let invocation = cp.invoke("{}");
+    next(cp.addr()).await;
+    let path = format!(
+        "/2018-06-01/runtime/invocation/{}/response",
+        invocation.request_id()
+    );
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        &path,
+        &[],
+        vec![b'x'; 7 * 1024 * 1024],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer.json()["errorType"], "RequestEntityTooLarge");
+    match invocation.result(WAIT).await.unwrap() {
+        InvocationResult::Rejected {
+            status, received, ..
+        } => {
+            assert_eq!(status, 413);
+            assert_eq!(received, 7 * 1024 * 1024);
+        }
+        other => panic!("expected a rejection, got {}", other.describe()),
+    }
+}
+
+#[tokio::test]
+async fn buffered_response_of_exactly_6_mb_is_accepted() {
+    let cp = ControlPlane::start().await.unwrap();
+    let invocation = cp.invoke("{}");
+    next(cp.addr()).await;
+    let path = format!(
+        "/2018-06-01/runtime/invocation/{}/response",
+        invocation.request_id()
+    );
+    let body = vec![b'x'; MAX_BUFFERED_RESPONSE_BYTES];
+    let answer = call(cp.addr(), Method::POST, &path, &[], body).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    let result = invocation.result(WAIT).await.unwrap();
+    assert_eq!(
+        result.body_bytes().unwrap().len(),
+        MAX_BUFFERED_RESPONSE_BYTES
+    );
+}
+
+#[tokio::test]
+async fn injected_rejection_refuses_the_response() {
+    let cp = ControlPlane::start().await.unwrap();
+    let invocation = cp.invoke_with(
+        "{}",
+        InvokeOptions {
+            reject_response: Some(500),
+            ..Default::default()
+        },
+    );
+    next(cp.addr()).await;
+    let path = format!(
+        "/2018-06-01/runtime/invocation/{}/response",
+        invocation.request_id()
+    );
+    let answer = call(cp.addr(), Method::POST, &path, &[], "{}").await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(matches!(
+        invocation.result(WAIT).await.unwrap(),
+        InvocationResult::Rejected { status: 500, .. }
+    ));
+}
+
+#[tokio::test]
+async fn injected_next_failure_comes_first() {
+    let cp = ControlPlane::start().await.unwrap();
+    cp.inject_next_failure(500, r#"{"errorType":"ServiceException"}"#);
+    let invocation = cp.invoke("{}");
+    let failed = next(cp.addr()).await;
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(failed.json()["errorType"], "ServiceException");
+    let delivered = next(cp.addr()).await;
+    assert_eq!(
+        header(&delivered, "lambda-runtime-aws-request-id"),
+        Some(invocation.request_id())
+    );
+}
+
+#[tokio::test]
+async fn streaming_response_with_prelude_chunks_and_trailers() {
+    let cp = ControlPlane::start().await.unwrap();
+    let invocation = cp.invoke("{}");
+    next(cp.addr()).await;
+
+    let (frames, receiver) = mpsc::unbounded_channel();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!(
+            "/2018-06-01/runtime/invocation/{}/response",
+            invocation.request_id()
+        ))
+        .header("Lambda-Runtime-Function-Response-Mode", "streaming")
+        .header("Transfer-Encoding", "chunked")
+        .header(
+            "Content-Type",
+            "application/vnd.awslambda.http-integration-response",
+        )
+        .header(
+            "Trailer",
+            "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+        )
+        .body(ChannelBody(receiver))
+        .unwrap();
+    let addr = cp.addr();
+    let post = tokio::spawn(async move { send(addr, request).await });
+
+    let mut live = invocation.chunks();
+    let prelude =
+        br#"{"statusCode":200,"headers":{"content-type":"text/event-stream"},"cookies":["a=1"]}"#;
+    let mut first = prelude.to_vec();
+    first.extend_from_slice(&[0; 8]);
+    frames.send(Frame::data(Bytes::from(first))).unwrap();
+    let (_, chunk) = live.recv(WAIT).await.unwrap().expect("first chunk");
+    assert!(chunk.starts_with(b"{\"statusCode\""));
+
+    // Each chunk is visible before the next one is even written.
+    frames
+        .send(Frame::data(Bytes::from_static(b"data: 1\n\n")))
+        .unwrap();
+    let (first_at, chunk) = live.recv(WAIT).await.unwrap().expect("second chunk");
+    assert_eq!(chunk, "data: 1\n\n");
+    frames
+        .send(Frame::data(Bytes::from_static(b"data: 2\n\n")))
+        .unwrap();
+    let (second_at, _) = live.recv(WAIT).await.unwrap().expect("third chunk");
+    assert!(second_at >= first_at);
+
+    let mut trailers = HeaderMap::new();
+    trailers.insert(
+        "Lambda-Runtime-Function-Error-Type",
+        "Runtime.StreamError".parse().unwrap(),
+    );
+    trailers.insert(
+        "Lambda-Runtime-Function-Error-Body",
+        "Ym9vbQ==".parse().unwrap(),
+    );
+    frames.send(Frame::trailers(trailers)).unwrap();
+    drop(frames);
+
+    let answer = post.await.unwrap();
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    assert_eq!(live.recv(WAIT).await.unwrap(), None);
+
+    let result = invocation.result(WAIT).await.unwrap();
+    let streamed = result.streamed().unwrap();
+    assert!(streamed.completed);
+    assert_eq!(streamed.status(), Some(200));
+    assert_eq!(streamed.prelude["cookies"], json!(["a=1"]));
+    assert_eq!(streamed.body, "data: 1\n\ndata: 2\n\n");
+    assert_eq!(streamed.chunks.len(), 3);
+    assert_eq!(streamed.error_type.as_deref(), Some("Runtime.StreamError"));
+    assert_eq!(streamed.error_body.as_deref(), Some("Ym9vbQ=="));
+    assert_eq!(
+        streamed.headers["lambda-runtime-function-response-mode"],
+        "streaming"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_next_calls_are_counted() {
+    let cp = ControlPlane::start().await.unwrap();
+    let first = tokio::spawn(next(cp.addr()));
+    let second = tokio::spawn(next(cp.addr()));
+    assert!(cp.wait_next_outstanding(2, WAIT).await);
+    assert_eq!(cp.next_calls_outstanding(), 2);
+
+    let a = cp.invoke("a");
+    let b = cp.invoke("b");
+    let mut bodies = vec![first.await.unwrap().body, second.await.unwrap().body];
+    bodies.sort();
+    assert_eq!(bodies, ["a", "b"]);
+    a.wait_delivered(WAIT).await.unwrap();
+    b.wait_delivered(WAIT).await.unwrap();
+    assert_eq!(cp.next_calls_outstanding(), 0);
+    assert_eq!(cp.max_next_outstanding(), 2);
+    assert_eq!(cp.next_calls_total(), 2);
+}
+
+#[tokio::test]
+async fn result_wait_times_out_instead_of_hanging() {
+    let cp = ControlPlane::start().await.unwrap();
+    let invocation = cp.invoke("{}");
+    let err = invocation
+        .result(Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(invocation.request_id()));
+    assert!(cp
+        .wait_registered(Duration::from_millis(10))
+        .await
+        .is_none());
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404() {
+    let cp = ControlPlane::start().await.unwrap();
+    for (method, path) in [
+        (Method::GET, "/"),
+        (Method::POST, "/2018-06-01/runtime/invocation/next"),
+        (Method::POST, "/2018-06-01/runtime/invocation/x/other"),
+        (Method::GET, "/2020-01-01/extension/register"),
+    ] {
+        let answer = call(cp.addr(), method, path, &[], Bytes::new()).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_control_plane_ends_blocked_calls() {
+    let cp = ControlPlane::start().await.unwrap();
+    let addr = cp.addr();
+    let blocked = tokio::spawn(async move {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        let request = Request::get("/2018-06-01/runtime/invocation/next")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        sender.send_request(request).await.is_err()
+    });
+    assert!(cp.wait_next_outstanding(1, WAIT).await);
+    drop(cp);
+    let ended_with_error = tokio::time::timeout(WAIT, blocked)
+        .await
+        .expect("blocked call ended")
+        .unwrap();
+    assert!(ended_with_error);
+}
