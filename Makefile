@@ -26,10 +26,78 @@ clippy: tools
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
-lint: fmt-check clippy doc
+lint: fmt-check clippy doc cfn-lint
 
 test-only: tools
 	$(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) test --workspace --doc
 
 test: lint test-only
+
+# ---- Packaging: static musl binaries, Lambda layer, image file tree, SAM build hooks ----
+X86_TARGET := x86_64-unknown-linux-musl
+ARM_TARGET := aarch64-unknown-linux-musl
+DIST := dist
+ARTIFACTS_DIR ?= $(DIST)/sam-artifacts
+
+.PHONY: build-x86_64 build-arm64 layer-x86_64 layer-arm64 image-rootfs test-musl smoke-arm64 cfn-lint \
+	build-LambdaAdapterLayerX86 build-LambdaAdapterLayerArm64
+
+build-x86_64:
+	rustup target add $(X86_TARGET)
+	$(CARGO) build --release --locked --target $(X86_TARGET) --bin lambda-adapter
+	mkdir -p $(DIST)/x86_64
+	cp target/$(X86_TARGET)/release/lambda-adapter $(DIST)/x86_64/lambda-adapter
+	@ls -l $(DIST)/x86_64/lambda-adapter
+
+# aarch64 links with the rust-lld that ships with the toolchain: no cross C toolchain needed.
+build-arm64:
+	rustup target add $(ARM_TARGET)
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+		$(CARGO) build --release --locked --target $(ARM_TARGET) --bin lambda-adapter
+	mkdir -p $(DIST)/arm64
+	cp target/$(ARM_TARGET)/release/lambda-adapter $(DIST)/arm64/lambda-adapter
+	@ls -l $(DIST)/arm64/lambda-adapter
+
+layer-x86_64: build-x86_64
+	python3 scripts/layer_zip.py build $(DIST)/lambda-adapter-layer-x86_64.zip layer/bootstrap $(DIST)/x86_64/lambda-adapter
+	python3 scripts/layer_zip.py check $(DIST)/lambda-adapter-layer-x86_64.zip
+
+layer-arm64: build-arm64
+	python3 scripts/layer_zip.py build $(DIST)/lambda-adapter-layer-arm64.zip layer/bootstrap $(DIST)/arm64/lambda-adapter
+	python3 scripts/layer_zip.py check $(DIST)/lambda-adapter-layer-arm64.zip
+
+# The exact file tree of the Docker image (FROM scratch + the binary at the root).
+image-rootfs: build-x86_64
+	rm -rf $(DIST)/image-rootfs
+	mkdir -p $(DIST)/image-rootfs
+	install -m 0755 $(DIST)/x86_64/lambda-adapter $(DIST)/image-rootfs/lambda-adapter
+	cd $(DIST)/image-rootfs && find . -printf '%M %s %p\n'
+
+# The black-box suite against the static x86_64 binary instead of the debug build.
+test-musl: build-x86_64 tools
+	LWA_ADAPTER_BIN=$(CURDIR)/$(DIST)/x86_64/lambda-adapter $(CARGO) nextest run --workspace --no-fail-fast
+
+# The arm64 binary under qemu: --version, then real forwarded invocations (the events suite).
+smoke-arm64: build-arm64 tools
+	command -v qemu-aarch64-static >/dev/null || (apt-get update && apt-get install -y qemu-user-static)
+	qemu-aarch64-static $(DIST)/arm64/lambda-adapter --version
+	LWA_ADAPTER_BIN=$(CURDIR)/$(DIST)/arm64/lambda-adapter LWA_ADAPTER_RUNNER=qemu-aarch64-static \
+		$(CARGO) nextest run --test events --no-fail-fast
+
+# SAM (BuildMethod: makefile) runs `make build-<LogicalId>` with ARTIFACTS_DIR set.
+build-LambdaAdapterLayerX86: build-x86_64
+	mkdir -p "$(ARTIFACTS_DIR)/extensions"
+	install -m 0755 layer/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
+	install -m 0755 $(DIST)/x86_64/lambda-adapter "$(ARTIFACTS_DIR)/extensions/lambda-adapter"
+
+build-LambdaAdapterLayerArm64: build-arm64
+	mkdir -p "$(ARTIFACTS_DIR)/extensions"
+	install -m 0755 layer/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
+	install -m 0755 $(DIST)/arm64/lambda-adapter "$(ARTIFACTS_DIR)/extensions/lambda-adapter"
+
+# cfn-lint from PyPI, in a virtualenv of its own under target/.
+TOOLS_VENV := target/tools-venv
+cfn-lint:
+	test -x $(TOOLS_VENV)/bin/cfn-lint || (python3 -m venv $(TOOLS_VENV) && $(TOOLS_VENV)/bin/pip install --quiet cfn-lint)
+	$(TOOLS_VENV)/bin/cfn-lint template.yaml

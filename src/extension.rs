@@ -43,7 +43,8 @@ pub(crate) fn spawn_registration() -> oneshot::Receiver<()> {
         let registered = match registration.await {
             Ok(registered) => registered,
             Err(err) => {
-                tracing::error!("extension registration failed: {err}");
+                let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+                tracing::error!("registration with the Extensions API at {api} failed: {err}");
                 std::process::exit(1);
             }
         };

@@ -48,10 +48,21 @@ pub struct AdapterCommand {
 
 impl AdapterCommand {
     /// The adapter binary, pointed at a control plane.
+    ///
+    /// `LWA_ADAPTER_BIN` (read, never set, by the tests) points the suite at another build of
+    /// the binary, e.g. the static musl one; `LWA_ADAPTER_RUNNER` runs it through a program such
+    /// as `qemu-aarch64-static`.
     pub fn new(runtime_api: SocketAddr) -> Self {
+        let binary = std::env::var_os("LWA_ADAPTER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(ADAPTER_BINARY));
+        let (program, args) = match std::env::var_os("LWA_ADAPTER_RUNNER") {
+            Some(runner) => (PathBuf::from(runner), vec![binary.into_os_string()]),
+            None => (binary, Vec::new()),
+        };
         AdapterCommand {
-            program: PathBuf::from(ADAPTER_BINARY),
-            args: Vec::new(),
+            program,
+            args,
             runtime_api: Some(runtime_api.to_string()),
             env: Vec::new(),
         }
@@ -66,6 +77,7 @@ impl AdapterCommand {
     /// Runs another program (e.g. a wrapper script) instead of the adapter binary.
     pub fn program(mut self, program: impl Into<PathBuf>) -> Self {
         self.program = program.into();
+        self.args.clear();
         self
     }
 
