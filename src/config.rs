@@ -301,6 +301,15 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             }
         });
 
+        // CFG-14: used by the invocation loop (see `runtime::LoopSettings`); checked here with the
+        // rest so that a bad value stops start-up before anything else happens.
+        if let Some(found) = self.get("AWS_LWA_LAMBDA_RUNTIME_API_PROXY") {
+            if check_address(&found.value).is_err() {
+                self.errors
+                    .push(format!("{found} is not a host:port address"));
+            }
+        }
+
         let error_status_codes = self.get("AWS_LWA_ERROR_STATUS_CODES").and_then(|found| {
             let (codes, invalid) = parse_status_list(&found.value);
             if !invalid.is_empty() {
@@ -426,6 +435,16 @@ pub(crate) fn check_port(value: &str) -> Result<u16, &'static str> {
     match value.parse::<u16>() {
         Ok(0) | Err(_) => Err("is not a valid port (1-65535)"),
         Ok(port) => Ok(port),
+    }
+}
+
+/// A `host:port` address, as `AWS_LAMBDA_RUNTIME_API` holds.
+pub(crate) fn check_address(value: &str) -> Result<(), &'static str> {
+    match Authority::try_from(value) {
+        Ok(authority) if authority.port_u16().is_some() && !value.contains(char::is_whitespace) => {
+            Ok(())
+        }
+        _ => Err("is not a host:port address"),
     }
 }
 
@@ -568,6 +587,8 @@ mod tests {
             ("AWS_LWA_READINESS_CHECK_PORT", "-1"),
             ("AWS_LWA_HOST", "my host"),
             ("AWS_LWA_READINESS_CHECK_PATH", "/a b"),
+            ("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "my proxy"),
+            ("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "127.0.0.1"),
         ] {
             let parsed = parse(&[(name, value)]);
             assert_eq!(

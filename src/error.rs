@@ -20,6 +20,8 @@ pub enum ErrorKind {
     AppUnreachable,
     /// The app's response body failed while it was being read.
     AppResponse,
+    /// The app's response is over Lambda's payload limit (RSP-7).
+    ResponseTooLarge,
     /// Configuration that makes the adapter unusable (CFG-20).
     ConfigInvalid,
     /// Anything else that went wrong inside the adapter.
@@ -34,6 +36,7 @@ impl ErrorKind {
             ErrorKind::ErrorStatus => "Adapter.ErrorStatus",
             ErrorKind::AppUnreachable => "Adapter.AppUnreachable",
             ErrorKind::AppResponse => "Adapter.AppResponseError",
+            ErrorKind::ResponseTooLarge => "Adapter.ResponseTooLarge",
             ErrorKind::ConfigInvalid => "Adapter.ConfigInvalid",
             ErrorKind::Internal => "Adapter.InternalError",
         }

@@ -39,7 +39,11 @@ pub(crate) struct RawRequestContext(pub(crate) String);
 pub(crate) fn parse(event: &str) -> Result<(EventSource, Request), AdapterError> {
     let source = classify(event);
     let request = match source {
-        EventSource::PassThrough => pass_through(event),
+        EventSource::PassThrough => {
+            serde_json::from_str::<IgnoredAny>(event)
+                .map_err(|e| AdapterError::invalid_event(format!("the event is not JSON: {e}")))?;
+            pass_through(event)
+        }
         source => {
             let http: HttpEvent<'_> = serde_json::from_str(event)
                 .map_err(|e| AdapterError::invalid_event(format!("malformed HTTP event: {e}")))?;
@@ -563,6 +567,10 @@ mod tests {
             rest(json!({"headers": ["not", "a map"]})),
         ] {
             let err = parse(&bad.to_string()).expect_err(&bad.to_string());
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidEvent);
+        }
+        for bad in ["not json", "{\"unterminated\": ", ""] {
+            let err = parse(bad).expect_err(bad);
             assert_eq!(err.kind(), crate::ErrorKind::InvalidEvent);
         }
     }

@@ -5,10 +5,7 @@
 //! every extension has registered, so this runs in its own task, first, and never waits for the
 //! app. A failed registration ends the process with status 1.
 
-use std::future::Future;
 use std::path::Path;
-use std::pin::pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,7 +13,6 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use lambda_extension::Extension;
-use tokio::sync::oneshot;
 
 /// The extension's name: its executable's file name, as Lambda found it under `/opt/extensions`.
 pub(crate) fn extension_name() -> String {
@@ -29,11 +25,9 @@ pub(crate) fn extension_name() -> String {
         .unwrap_or_else(|| "lambda-adapter".to_string())
 }
 
-/// Registers and parks on `event/next` in a spawned task. The returned receiver fires once the
-/// task has read the Extensions API's address from the environment (both for registering and
-/// for `event/next`), so the runtime loop may point `AWS_LAMBDA_RUNTIME_API` elsewhere after it.
-pub(crate) fn spawn_registration() -> oneshot::Receiver<()> {
-    let (endpoint_read, endpoint_read_rx) = oneshot::channel();
+/// Registers and parks on `event/next` in a spawned task; exits the process with status 1 if the
+/// registration fails.
+pub(crate) fn spawn_registration() {
     tokio::spawn(async move {
         let name = extension_name();
         let registration = Extension::new()
@@ -49,23 +43,10 @@ pub(crate) fn spawn_registration() -> oneshot::Receiver<()> {
             }
         };
         tracing::debug!("registered extension {name} as {}", registered.extension_id);
-        let parked = poll_once_then_report(registered.run(), endpoint_read);
-        if let Err(err) = parked.await {
+        if let Err(err) = registered.run().await {
             tracing::error!("the Extensions API's event/next failed: {err}");
         }
     });
-    endpoint_read_rx
-}
-
-/// Polls `future` once, signals `done`, then drives it to completion.
-async fn poll_once_then_report<F: Future>(future: F, done: oneshot::Sender<()>) -> F::Output {
-    let mut future = pin!(future);
-    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
-    let _ = done.send(());
-    match first {
-        Poll::Ready(output) => output,
-        Poll::Pending => future.await,
-    }
 }
 
 /// CFG-20: registers, then tells Lambda why init failed (`Extension.ConfigInvalid`), so the

@@ -33,12 +33,13 @@ mod readiness;
 mod request;
 mod response;
 mod runtime;
+mod runtime_api;
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -52,7 +53,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use lambda_http::{Body, Request};
-use tokio::sync::oneshot;
 use tower::{Service, ServiceBuilder};
 use tower_http::compression::CompressionLayer;
 
@@ -65,7 +65,7 @@ pub use logging::LogSettings;
 
 use readiness::{describe, ReadinessCheck};
 use request::{BasePath, ForwardRules};
-use runtime::EventHandler;
+use runtime::{EventHandler, LoopSettings};
 
 /// The HTTP client that talks to the app.
 pub(crate) type AppClient = Client<HttpConnector, Full<Bytes>>;
@@ -74,9 +74,6 @@ pub(crate) type AppClient = Client<HttpConnector, Full<Bytes>>;
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// RDY-4: async init stops waiting here, inside Lambda's 10 s init window.
 const ASYNC_INIT_LIMIT: Duration = Duration::from_millis(9_800);
-
-/// `AWS_LWA_LAMBDA_RUNTIME_API_PROXY`, recorded by [`Adapter::apply_runtime_proxy_config`].
-static RUNTIME_API_PROXY: OnceLock<String> = OnceLock::new();
 
 /// The adapter: a [`tower::Service`] that forwards a [`lambda_http::Request`] to the web app and
 /// returns the app's response, plus the lifecycle around it (registration, readiness, the
@@ -88,7 +85,6 @@ pub struct Adapter<C = HttpConnector, B = Body> {
     client: AppClient,
     settings: Arc<Settings>,
     ready: Arc<AtomicBool>,
-    registration: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
     _published_type_parameters: PhantomData<fn() -> (C, B)>,
 }
 
@@ -98,7 +94,6 @@ impl<C, B> Clone for Adapter<C, B> {
             client: self.client.clone(),
             settings: self.settings.clone(),
             ready: self.ready.clone(),
-            registration: self.registration.clone(),
             _published_type_parameters: PhantomData,
         }
     }
@@ -197,7 +192,6 @@ impl Adapter<HttpConnector, Body> {
                 error_status_codes: options.error_status_codes.clone(),
             }),
             ready: Arc::new(AtomicBool::new(false)),
-            registration: Arc::new(Mutex::new(None)),
             _published_type_parameters: PhantomData,
         })
     }
@@ -206,10 +200,7 @@ impl Adapter<HttpConnector, Body> {
     /// and keeps that task parked on `event/next`. Exits the process with status 1 if Lambda
     /// refuses the registration. Must be called inside a tokio runtime.
     pub fn register_default_extension(&self) {
-        let endpoint_read = extension::spawn_registration();
-        if let Ok(mut registration) = self.registration.lock() {
-            *registration = Some(endpoint_read);
-        }
+        extension::spawn_registration();
     }
 
     /// Waits until the app is ready. With async init, stops waiting after 9.8 s so Lambda's init
@@ -226,74 +217,33 @@ impl Adapter<HttpConnector, Body> {
         }
     }
 
-    /// Runs the Lambda runtime loop until the process ends: takes events from the Runtime API,
-    /// forwards them and returns the responses, `AWS_LAMBDA_MAX_CONCURRENCY` at a time.
+    /// Runs the Lambda runtime loop until the process ends: takes invocations from the Runtime
+    /// API (or the proxy in `AWS_LWA_LAMBDA_RUNTIME_API_PROXY`), forwards them and returns the
+    /// responses, `AWS_LAMBDA_MAX_CONCURRENCY` at a time. Returns an error only when the Runtime
+    /// API keeps failing.
     pub async fn run(self) -> Result<(), Error> {
-        self.point_runtime_loop_at_proxy().await?;
+        let settings =
+            LoopSettings::from_lookup(|name| std::env::var(name).ok()).map_err(invalid_option)?;
         let streaming = self.settings.invoke_mode == LambdaInvokeMode::ResponseStream;
-        let tracing_layer = lambda_runtime::layers::TracingLayer::new();
         if self.settings.compression {
             let service = ServiceBuilder::new()
                 .layer(CompressionLayer::new())
                 .service(self);
-            lambda_runtime::Runtime::new(EventHandler::new(service, false))
-                .layer(tracing_layer)
-                .run_concurrent()
-                .await
+            runtime::run(EventHandler::new(service, false), settings).await
         } else {
-            lambda_runtime::Runtime::new(EventHandler::new(self, streaming))
-                .layer(tracing_layer)
-                .run_concurrent()
-                .await
+            runtime::run(EventHandler::new(self, streaming), settings).await
         }
     }
 
-    /// Prepares the process environment for the Lambda runtime client; call it before starting
-    /// the tokio runtime. Records `AWS_LWA_LAMBDA_RUNTIME_API_PROXY` (used by [`Adapter::run`]
-    /// for the runtime loop only, never for the extension registration), defaults
-    /// `AWS_LAMBDA_RUNTIME_API` to `127.0.0.1:9001`, and defaults the function name, memory size
-    /// and version variables that the runtime client needs, so the adapter also starts under
-    /// simple emulators.
+    /// Prepares the process environment; call it before starting the tokio runtime. Defaults
+    /// `AWS_LAMBDA_RUNTIME_API` to `127.0.0.1:9001` (CFG-15), which the extension registration
+    /// reads. (`AWS_LWA_LAMBDA_RUNTIME_API_PROXY` needs no preparation: [`Adapter::run`] reads it
+    /// and uses it for the invocation loop only.)
     pub fn apply_runtime_proxy_config() {
-        if let Some(proxy) = std::env::var("AWS_LWA_LAMBDA_RUNTIME_API_PROXY")
-            .ok()
-            .filter(|proxy| !proxy.trim().is_empty())
-        {
-            let _ = RUNTIME_API_PROXY.set(proxy.trim().to_string());
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none_or(|v| v.is_empty()) {
+            // Before any other thread exists (the documented call site), so nothing races it.
+            std::env::set_var("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
         }
-        for (name, default) in [
-            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
-            ("AWS_LAMBDA_FUNCTION_NAME", "lambda-adapter"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ] {
-            if std::env::var_os(name).is_none_or(|v| v.is_empty()) {
-                // Before any other thread exists (the documented call site), so nothing races it.
-                std::env::set_var(name, default);
-            }
-        }
-    }
-
-    /// CFG-14: the runtime loop talks to the proxy; the extension, which has already read the
-    /// real address, keeps talking to Lambda.
-    async fn point_runtime_loop_at_proxy(&self) -> Result<(), Error> {
-        let Some(proxy) = RUNTIME_API_PROXY.get() else {
-            return Ok(());
-        };
-        Authority::try_from(proxy.as_str()).map_err(|_| {
-            invalid_option(format!(
-                "AWS_LWA_LAMBDA_RUNTIME_API_PROXY={proxy:?} is not a host:port address"
-            ))
-        })?;
-        let endpoint_read = self.registration.lock().ok().and_then(|mut r| r.take());
-        if let Some(endpoint_read) = endpoint_read {
-            let _ = endpoint_read.await;
-        }
-        // The runtime client reads its address from this variable when it is built, just below.
-        // Every other reader in this process goes through std's environment lock.
-        std::env::set_var("AWS_LAMBDA_RUNTIME_API", proxy);
-        tracing::info!("the runtime loop uses the Runtime API proxy at {proxy}");
-        Ok(())
     }
 
     /// Forwards one request to the app (EVT-*), waiting for readiness first if async init left

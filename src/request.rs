@@ -18,6 +18,7 @@ use crate::event::{encode_path, EventSource, RawRequestContext};
 const REQUEST_CONTEXT: HeaderName = HeaderName::from_static("x-amzn-request-context");
 const LAMBDA_CONTEXT: HeaderName = HeaderName::from_static("x-amzn-lambda-context");
 const TENANT_ID: HeaderName = HeaderName::from_static("x-amz-tenant-id");
+const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// Hop-by-hop headers (and a stale length) that must not be replayed to the app.
 const NOT_FORWARDED: [&str; 7] = [
@@ -177,6 +178,10 @@ fn set_context_headers(headers: &mut HeaderMap, extensions: &http::Extensions) {
         }
         if let Some(tenant) = context.tenant_id.as_deref().filter(|t| !t.is_empty()) {
             insert_checked(headers, TENANT_ID, tenant.as_bytes());
+        }
+        // The invocation's X-Ray trace, so an instrumented app joins the function's trace.
+        if let Some(trace) = context.xray_trace_id.as_deref().filter(|t| !t.is_empty()) {
+            insert_checked(headers, TRACE_ID, trace.as_bytes());
         }
     }
 }

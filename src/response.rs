@@ -9,7 +9,6 @@ use base64::Engine;
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, SET_COOKIE, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, StatusCode};
-use lambda_runtime::MetadataPrelude;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -24,6 +23,16 @@ pub(crate) enum LambdaResponse {
     Http(Value),
     /// A pass-through event's result: the app's JSON as it sent it.
     Raw(Box<RawValue>),
+}
+
+impl LambdaResponse {
+    /// The payload posted to the Runtime API.
+    pub(crate) fn to_json(&self) -> Bytes {
+        match self {
+            LambdaResponse::Http(value) => Bytes::from(value.to_string()),
+            LambdaResponse::Raw(raw) => Bytes::copy_from_slice(raw.get().as_bytes()),
+        }
+    }
 }
 
 /// Shapes a buffered app response for `source`.
@@ -195,23 +204,23 @@ pub(crate) fn is_text_content_type(content_type: &str) -> bool {
         || essence.ends_with("+yaml")
 }
 
-/// The prelude of a streamed response (STR-1): status, headers (repeated ones stay repeated) and
-/// every `set-cookie` value as a cookie.
-pub(crate) fn stream_prelude(status: StatusCode, mut headers: HeaderMap) -> MetadataPrelude {
-    headers.remove(TRANSFER_ENCODING);
-    let cookies = match headers.entry(SET_COOKIE) {
-        http::header::Entry::Occupied(entry) => entry
-            .remove_entry_mult()
-            .1
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect(),
-        http::header::Entry::Vacant(_) => Vec::new(),
-    };
-    MetadataPrelude {
-        status_code: status,
-        headers,
-        cookies,
+/// The JSON prelude of a streamed response (STR-1): status, headers (a string, or an array for a
+/// repeated header) and every `set-cookie` value in `cookies`.
+pub(crate) fn stream_prelude(status: StatusCode, headers: &HeaderMap) -> Bytes {
+    let mut map = Map::new();
+    let mut cookies = Vec::new();
+    for (name, mut values) in forwarded(headers) {
+        if *name == SET_COOKIE {
+            cookies.extend(values);
+        } else if values.len() == 1 {
+            map.insert(name.to_string(), values.swap_remove(0).into());
+        } else {
+            map.insert(name.to_string(), values.into());
+        }
     }
+    let prelude =
+        serde_json::json!({ "statusCode": status.as_u16(), "headers": map, "cookies": cookies });
+    Bytes::from(prelude.to_string())
 }
 
 #[cfg(test)]
@@ -376,10 +385,12 @@ mod tests {
             ("x-a", "1"),
             ("x-a", "2"),
             ("set-cookie", "a=1"),
+            ("transfer-encoding", "chunked"),
         ]);
-        let p = stream_prelude(StatusCode::OK, h);
-        assert_eq!(p.cookies, ["a=1"]);
-        assert_eq!(p.headers.get_all("x-a").iter().count(), 2);
-        assert!(p.headers.get("set-cookie").is_none());
+        let p: Value = serde_json::from_slice(&stream_prelude(StatusCode::OK, &h)).unwrap();
+        assert_eq!(
+            p,
+            json!({"statusCode": 200, "headers": {"content-type": "text/event-stream", "x-a": ["1", "2"]}, "cookies": ["a=1"]})
+        );
     }
 }
