@@ -1,0 +1,339 @@
+//! Waiting for the app (SPEC RDY-1 … RDY-5), seen from outside the real `lambda-adapter` binary:
+//! what the probes look like, when the runtime loop starts, and what the adapter logs meanwhile.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Method;
+use support::{
+    events, AdapterCommand, AdapterProcess, ControlPlane, InvocationResult, TestApp, TIMEOUT,
+};
+
+/// Bound for the waits that span the adapter's 9.8 s async-init window.
+const ASYNC_INIT_BOUND: Duration = Duration::from_secs(20);
+
+/// Bound for a wait that spans `n` of the adapter's 2 s progress lines.
+fn progress_bound(n: u32) -> Duration {
+    Duration::from_secs(2) * n + TIMEOUT
+}
+
+fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
+    AdapterCommand::new(cp.addr())
+        .envs(env.iter().copied())
+        .spawn()
+        .expect("the adapter binary starts")
+}
+
+async fn registered(cp: &ControlPlane, adapter: &AdapterProcess) {
+    if cp.wait_registered(TIMEOUT).await.is_none() {
+        panic!("no registration; output:\n{}", adapter.logs());
+    }
+}
+
+async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess, within: Duration) {
+    if !cp.wait_next_outstanding(1, within).await {
+        panic!(
+            "the adapter never polled invocation/next within {within:?}; its output:\n{}",
+            adapter.logs()
+        );
+    }
+}
+
+async fn invoke(
+    cp: &ControlPlane,
+    adapter: &AdapterProcess,
+    event: impl Into<Bytes>,
+) -> InvocationResult {
+    let invocation = cp.invoke(event);
+    match invocation.result(TIMEOUT).await {
+        Ok(result) => result,
+        Err(timeout) => panic!("{timeout}; adapter output:\n{}", adapter.logs()),
+    }
+}
+
+async fn log_line(adapter: &AdapterProcess, needle: &str, within: Duration) -> String {
+    match adapter.wait_for_log(needle, within).await {
+        Some(line) => line,
+        None => panic!(
+            "no line containing {needle:?} within {within:?}; output:\n{}",
+            adapter.logs()
+        ),
+    }
+}
+
+/// Kills the adapter and returns its whole output, once both pipes are closed.
+async fn finish(adapter: &AdapterProcess) -> String {
+    adapter.kill();
+    adapter
+        .wait_exit(TIMEOUT)
+        .await
+        .expect("the adapter exits when killed");
+    let never = adapter
+        .wait_for_log("\u{1}never printed\u{1}", TIMEOUT)
+        .await;
+    assert!(never.is_none());
+    adapter.logs()
+}
+
+// covers RDY-1
+#[tokio::test]
+async fn rdy1_http_get_on_the_readiness_path_until_healthy() {
+    let app = TestApp::builder()
+        .readiness_path("/ping")
+        .not_ready()
+        .start()
+        .await
+        .unwrap();
+    let port = app.port().to_string();
+    let cp = ControlPlane::start().await.unwrap();
+    let adapter = spawn(
+        &cp,
+        &[
+            ("AWS_LWA_PORT", &port),
+            ("AWS_LWA_READINESS_CHECK_PATH", "/ping"),
+        ],
+    );
+    registered(&cp, &adapter).await;
+
+    // Unhealthy statuses are retried.
+    let probes = app.wait_probes(5, TIMEOUT).await.expect("repeated probes");
+    for probe in &probes {
+        assert_eq!(probe.method, Method::GET);
+        assert_eq!(probe.uri, "/ping");
+        assert_eq!(
+            probe.header("host").as_deref(),
+            Some(format!("127.0.0.1:{port}").as_str())
+        );
+    }
+    assert_eq!(cp.next_calls_total(), 0);
+
+    app.set_ready();
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
+    let probes_when_ready = app.probes().len();
+    let result = invoke(&cp, &adapter, events::http_v2("GET", "/hello")).await;
+    assert!(!result.is_error(), "{}", result.describe());
+    assert_eq!(
+        app.probes().len(),
+        probes_when_ready,
+        "probing stops once the app is ready"
+    );
+}
+
+// covers RDY-1
+#[tokio::test]
+async fn rdy1_connection_refused_is_retried_until_the_app_listens() {
+    let port = TestApp::reserve_port();
+    let cp = ControlPlane::start().await.unwrap();
+    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
+    registered(&cp, &adapter).await;
+    assert!(adapter.is_running(), "a refused probe is not fatal");
+    assert_eq!(cp.next_calls_total(), 0);
+
+    let app = TestApp::builder()
+        .start_on(port)
+        .await
+        .expect("the reserved port is still free");
+    app.wait_probes(1, TIMEOUT)
+        .await
+        .expect("probes reach the app once it listens");
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
+    let result = invoke(&cp, &adapter, events::http_v2("GET", "/late")).await;
+    assert!(!result.is_error(), "{}", result.describe());
+}
+
+// covers RDY-2
+#[tokio::test]
+async fn rdy2_tcp_check_is_ready_on_connect_whatever_http_says() {
+    let port = TestApp::reserve_port();
+    let cp = ControlPlane::start().await.unwrap();
+    let adapter = spawn(
+        &cp,
+        &[
+            ("AWS_LWA_PORT", &port.to_string()),
+            ("AWS_LWA_READINESS_CHECK_PROTOCOL", "tcp"),
+        ],
+    );
+    registered(&cp, &adapter).await;
+    assert_eq!(cp.next_calls_total(), 0, "nothing listens yet: not ready");
+
+    // A listener that answers 500 on the readiness path.
+    let app = TestApp::builder()
+        .readiness_status(500)
+        .start_on(port)
+        .await
+        .expect("the reserved port is still free");
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
+    assert!(
+        app.probes().is_empty(),
+        "no HTTP request: {:?}",
+        app.probes()
+    );
+    let result = invoke(&cp, &adapter, events::http_v2("GET", "/tcp")).await;
+    let response = result.json().expect("a buffered response");
+    assert_eq!(response["statusCode"], 200, "{response}");
+}
+
+// covers RDY-3
+#[tokio::test]
+async fn rdy3_progress_every_2s_with_the_last_error_or_status_then_ready_once() {
+    let port = TestApp::reserve_port();
+    let cp = ControlPlane::start().await.unwrap();
+    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
+    registered(&cp, &adapter).await;
+
+    // Nothing listens: the first progress line carries the connection error.
+    let first = log_line(&adapter, "app is not ready after 2.0s", progress_bound(1)).await;
+    assert!(first.contains("(last: "), "{first}");
+    assert!(
+        first.to_ascii_lowercase().contains("refused"),
+        "names the connection error: {first}"
+    );
+
+    // Now the app listens but answers 503: the next line carries the status.
+    let app = TestApp::builder()
+        .not_ready()
+        .start_on(port)
+        .await
+        .expect("the reserved port is still free");
+    app.wait_probes(1, TIMEOUT).await.expect("a 503 probe");
+    let second = log_line(&adapter, "app is not ready after 4.0s", progress_bound(2)).await;
+    assert!(second.contains("(last: status 503"), "{second}");
+    assert_eq!(cp.next_calls_total(), 0);
+
+    app.set_ready();
+    let ready = log_line(&adapter, "app is ready after", TIMEOUT).await;
+    let millis: u64 = ready
+        .split("app is ready after ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(" ms"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("`app is ready after N ms`: {ready:?}"));
+    assert!(millis >= 4_000, "start-up took over 4 s: {ready}");
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
+    let result = invoke(&cp, &adapter, events::http_v2("GET", "/x")).await;
+    assert!(!result.is_error(), "{}", result.describe());
+
+    let logs = finish(&adapter).await;
+    let progress: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("app is not ready after"))
+        .collect();
+    assert!(progress.len() >= 2, "{logs}");
+    assert!(
+        progress.iter().all(|line| line.contains("(last: ")),
+        "{logs}"
+    );
+    assert_eq!(
+        logs.lines()
+            .filter(|line| line.contains("app is ready after"))
+            .count(),
+        1,
+        "ready is logged once: {logs}"
+    );
+}
+
+// covers RDY-4, CFG-7
+#[tokio::test]
+async fn rdy4_async_init_starts_the_runtime_after_9_8s_and_holds_the_first_invocation() {
+    let app = TestApp::builder().not_ready().start().await.unwrap();
+    let port = app.port().to_string();
+    let cp = ControlPlane::start().await.unwrap();
+    let spawned = Instant::now();
+    let adapter = spawn(
+        &cp,
+        &[("AWS_LWA_PORT", &port), ("AWS_LWA_ASYNC_INIT", "true")],
+    );
+    registered(&cp, &adapter).await;
+
+    // The adapter stops waiting within Lambda's 10 s init window and polls `next`.
+    wait_runtime_loop(&cp, &adapter, ASYNC_INIT_BOUND).await;
+    let waited = spawned.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9),
+        "it waited for the app first: {waited:?}"
+    );
+    let gave_up = log_line(&adapter, "app is not ready after 9.8s", TIMEOUT).await;
+    assert!(gave_up.contains("(last: status 503"), "{gave_up}");
+
+    // An invocation taken now is held until the app is ready.
+    let invocation = cp.invoke(events::http_v2("GET", "/held"));
+    invocation
+        .wait_delivered(TIMEOUT)
+        .await
+        .expect("the runtime takes the invocation");
+    let probes = app.probes().len();
+    app.wait_probes(probes + 5, TIMEOUT)
+        .await
+        .expect("the adapter goes on probing");
+    assert!(app.requests().is_empty(), "not forwarded before ready");
+    assert!(invocation.try_result().is_none());
+
+    app.set_ready();
+    let result = match invocation.result(TIMEOUT).await {
+        Ok(result) => result,
+        Err(timeout) => panic!("{timeout}; adapter output:\n{}", adapter.logs()),
+    };
+    let response = result.json().expect("a buffered response");
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let request = app
+        .wait_request(TIMEOUT)
+        .await
+        .expect("forwarded once ready");
+    assert_eq!(request.path, "/held");
+}
+
+// covers RDY-5
+#[tokio::test]
+async fn rdy5_probes_carry_no_lambda_headers() {
+    let app = TestApp::builder()
+        .readiness_path("/healthz")
+        .not_ready()
+        .start()
+        .await
+        .unwrap();
+    let port = app.port().to_string();
+    let cp = ControlPlane::start().await.unwrap();
+    let adapter = spawn(
+        &cp,
+        &[
+            ("AWS_LWA_PORT", &port),
+            ("AWS_LWA_READINESS_CHECK_PATH", "/healthz"),
+        ],
+    );
+    registered(&cp, &adapter).await;
+    app.wait_probes(3, TIMEOUT).await.expect("probes");
+    app.set_ready();
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
+
+    // The app files a request to the readiness path that carries the Lambda context header as a
+    // user request; none may exist before the first invocation.
+    assert!(
+        app.requests().is_empty(),
+        "a probe looked like a user request: {:?}",
+        app.requests()
+    );
+    let probes = app.probes();
+    assert!(probes.len() >= 4);
+    for probe in &probes {
+        for header in [
+            "x-amzn-lambda-context",
+            "x-amzn-request-context",
+            "x-amz-tenant-id",
+        ] {
+            assert!(
+                probe.header(header).is_none(),
+                "probe with {header}: {probe:?}"
+            );
+        }
+    }
+
+    // A real invocation does carry them: the two are told apart.
+    let result = invoke(&cp, &adapter, events::http_v2("GET", "/user")).await;
+    assert!(!result.is_error(), "{}", result.describe());
+    let request = app.wait_request(TIMEOUT).await.expect("the user request");
+    assert!(request.header("x-amzn-lambda-context").is_some());
+    assert!(request.header("x-amzn-request-context").is_some());
+    assert_eq!(app.requests().len(), 1);
+}
