@@ -7,6 +7,7 @@
 
 use std::env;
 use std::fmt;
+use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery};
 
@@ -102,7 +103,16 @@ pub struct AdapterOptions {
     pub authorization_source: Option<String>,
     /// App statuses that fail the invocation (`AWS_LWA_ERROR_STATUS_CODES`).
     pub error_status_codes: Option<Vec<u16>>,
+    /// Give up waiting for the app after this long (`AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS`);
+    /// `None` waits as long as Lambda lets it.
+    pub readiness_check_timeout: Option<Duration>,
+    /// How long an unused connection to the app stays open for reuse
+    /// (`AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`, default 4 s); zero opens a connection per request.
+    pub pool_idle_timeout: Duration,
 }
+
+/// The default of `AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`.
+pub(crate) const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 impl Default for AdapterOptions {
     /// Reads the process environment. Warnings and errors are logged; an unusable value is kept
@@ -321,6 +331,16 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             (!codes.is_empty()).then_some(codes)
         });
 
+        let readiness_check_timeout = self
+            .seconds(
+                "AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS",
+                "waiting as long as Lambda allows",
+            )
+            .filter(|timeout| !timeout.is_zero());
+        let pool_idle_timeout = self
+            .seconds("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "using 4")
+            .unwrap_or(DEFAULT_POOL_IDLE_TIMEOUT);
+
         AdapterOptions {
             host,
             port,
@@ -336,6 +356,23 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             invoke_mode,
             authorization_source,
             error_status_codes,
+            readiness_check_timeout,
+            pool_idle_timeout,
+        }
+    }
+
+    /// A duration in seconds (`2`, `0.5`); anything else warns and gives `None`.
+    fn seconds(&mut self, name: &'static str, fallback: &str) -> Option<Duration> {
+        let found = self.get(name)?;
+        match found.value.parse::<f64>() {
+            Ok(seconds) if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) => {
+                Some(Duration::from_secs_f64(seconds))
+            }
+            _ => {
+                self.warnings
+                    .push(format!("{found} is not a number of seconds: {fallback}"));
+                None
+            }
         }
     }
 
@@ -495,6 +532,8 @@ mod tests {
         assert_eq!(o.invoke_mode, LambdaInvokeMode::Buffered);
         assert_eq!(o.authorization_source, None);
         assert_eq!(o.error_status_codes, None);
+        assert_eq!(o.readiness_check_timeout, None);
+        assert_eq!(o.pool_idle_timeout, Duration::from_secs(4));
         assert!(parsed.warnings.is_empty() && parsed.errors.is_empty());
     }
 
@@ -658,6 +697,24 @@ mod tests {
             Some("X-Api-Auth")
         );
         assert_eq!(parsed.warnings.len(), 1);
+    }
+
+    #[test]
+    fn timeouts_in_seconds() {
+        // covers CFG-21
+        let parsed = parse(&[
+            ("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", "2.5"),
+            ("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "0"),
+        ]);
+        assert_eq!(
+            parsed.options.readiness_check_timeout,
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(parsed.options.pool_idle_timeout, Duration::ZERO);
+        let parsed = parse(&[("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "soon")]);
+        assert_eq!(parsed.options.pool_idle_timeout, Duration::from_secs(4));
+        assert_eq!(parsed.warnings.len(), 1);
+        assert!(parsed.warnings[0].contains("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS"));
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub enum ErrorKind {
     ErrorStatus,
     /// The app could not be reached or dropped the connection before answering (ERR-1).
     AppUnreachable,
+    /// The app did not answer before the invocation's deadline (ERR-2).
+    AppTimeout,
+    /// The app did not become ready in time (RDY-6).
+    AppNotReady,
     /// The app's response body failed while it was being read.
     AppResponse,
     /// The app's response is over Lambda's payload limit (RSP-7).
@@ -35,6 +39,8 @@ impl ErrorKind {
             ErrorKind::InvalidEvent => "Adapter.InvalidEvent",
             ErrorKind::ErrorStatus => "Adapter.ErrorStatus",
             ErrorKind::AppUnreachable => "Adapter.AppUnreachable",
+            ErrorKind::AppTimeout => "Adapter.AppTimeout",
+            ErrorKind::AppNotReady => "Adapter.AppNotReady",
             ErrorKind::AppResponse => "Adapter.AppResponseError",
             ErrorKind::ResponseTooLarge => "Adapter.ResponseTooLarge",
             ErrorKind::ConfigInvalid => "Adapter.ConfigInvalid",

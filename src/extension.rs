@@ -49,9 +49,9 @@ pub(crate) fn spawn_registration() {
     });
 }
 
-/// CFG-20: registers, then tells Lambda why init failed (`Extension.ConfigInvalid`), so the
+/// Registers, then tells Lambda why init failed (e.g. `Extension.ConfigInvalid`, CFG-20), so the
 /// reason shows in the function's init error. Bounded in time: the caller exits right after.
-pub async fn report_init_error(message: &str) {
+pub async fn report_init_error(error_type: &str, message: &str) {
     let report = async {
         let name = extension_name();
         let registered = Extension::new()
@@ -61,12 +61,12 @@ pub async fn report_init_error(message: &str) {
             .await?;
         let error = lambda_extension::requests::ErrorRequest {
             error_message: message,
-            error_type: "Extension.ConfigInvalid",
+            error_type,
             stack_trace: Vec::new(),
         };
         let request = lambda_extension::requests::init_error(
             &registered.extension_id,
-            "Extension.ConfigInvalid",
+            error_type,
             Some(error),
         )?;
         send_to_runtime_api(request).await

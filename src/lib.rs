@@ -70,8 +70,6 @@ use runtime::{EventHandler, LoopSettings};
 /// The HTTP client that talks to the app.
 pub(crate) type AppClient = Client<HttpConnector, Full<Bytes>>;
 
-/// How long pooled connections to the app stay open unused.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// RDY-4: async init stops waiting here, inside Lambda's 10 s init window.
 const ASYNC_INIT_LIMIT: Duration = Duration::from_millis(9_800);
 
@@ -83,6 +81,8 @@ const ASYNC_INIT_LIMIT: Duration = Duration::from_millis(9_800);
 /// they are kept so that code naming `Adapter<HttpConnector, Body>` compiles unchanged.
 pub struct Adapter<C = HttpConnector, B = Body> {
     client: AppClient,
+    /// A client without pooling, for the one retry of ERR-1 on a fresh connection.
+    fresh_client: AppClient,
     settings: Arc<Settings>,
     ready: Arc<AtomicBool>,
     _published_type_parameters: PhantomData<fn() -> (C, B)>,
@@ -92,6 +92,7 @@ impl<C, B> Clone for Adapter<C, B> {
     fn clone(&self) -> Self {
         Adapter {
             client: self.client.clone(),
+            fresh_client: self.fresh_client.clone(),
             settings: self.settings.clone(),
             ready: self.ready.clone(),
             _published_type_parameters: PhantomData,
@@ -103,6 +104,7 @@ impl<C, B> Clone for Adapter<C, B> {
 #[derive(Debug)]
 struct Settings {
     readiness: ReadinessCheck,
+    readiness_timeout: Option<Duration>,
     async_init: bool,
     rules: ForwardRules,
     compression: bool,
@@ -181,10 +183,18 @@ impl Adapter<HttpConnector, Body> {
             );
         }
 
+        let snap_start =
+            std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Ok("snap-start");
         Ok(Adapter {
-            client: app_client(),
+            client: app_client(if snap_start {
+                Duration::ZERO
+            } else {
+                options.pool_idle_timeout
+            }),
+            fresh_client: app_client(Duration::ZERO),
             settings: Arc::new(Settings {
                 readiness,
+                readiness_timeout: options.readiness_check_timeout,
                 async_init: options.async_init,
                 rules,
                 compression,
@@ -204,16 +214,44 @@ impl Adapter<HttpConnector, Body> {
     }
 
     /// Waits until the app is ready. With async init, stops waiting after 9.8 s so Lambda's init
-    /// phase ends in time; the first invocation then finishes the wait.
+    /// phase ends in time; the first invocation then finishes the wait. A readiness timeout that
+    /// passes is logged (see [`Adapter::wait_for_app`] to act on it).
     pub async fn check_init_health(&mut self) {
-        let limit = self.settings.async_init.then_some(ASYNC_INIT_LIMIT);
+        if let Err(err) = self.wait_for_app().await {
+            tracing::error!("{err}");
+        }
+    }
+
+    /// Like [`Adapter::check_init_health`], but fails (RDY-6) when the app is not ready within
+    /// `readiness_check_timeout`, with the last status or error seen.
+    pub async fn wait_for_app(&mut self) -> Result<(), AdapterError> {
+        let timeout = self.settings.readiness_timeout;
+        let limit = match (self.settings.async_init, timeout) {
+            (true, Some(timeout)) => Some(timeout.min(ASYNC_INIT_LIMIT)),
+            (true, None) => Some(ASYNC_INIT_LIMIT),
+            (false, timeout) => timeout,
+        };
         match self.settings.readiness.wait(&self.client, limit).await {
-            Ok(_) => self.ready.store(true, Ordering::Release),
-            Err(not_ready) => tracing::info!(
-                "app is not ready after {:.1}s (last: {}): init goes on (async init) and the first invocation waits for the app",
-                not_ready.waited.as_secs_f64(),
-                not_ready.last
-            ),
+            Ok(_) => {
+                self.ready.store(true, Ordering::Release);
+                Ok(())
+            }
+            Err(not_ready) if timeout.is_some_and(|timeout| not_ready.waited >= timeout) => Err(AdapterError::new(
+                ErrorKind::AppNotReady,
+                format!(
+                    "the app was not ready after {:.1}s (AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS); last: {}",
+                    not_ready.waited.as_secs_f64(),
+                    not_ready.last
+                ),
+            )),
+            Err(not_ready) => {
+                tracing::info!(
+                    "app is not ready after {:.1}s (last: {}): init goes on (async init) and the first invocation waits for the app",
+                    not_ready.waited.as_secs_f64(),
+                    not_ready.last
+                );
+                Ok(())
+            }
         }
     }
 
@@ -254,16 +292,7 @@ impl Adapter<HttpConnector, Body> {
             self.ready.store(true, Ordering::Release);
         }
         let app_request = self.settings.rules.to_app_request(request)?;
-        let response = self.client.request(app_request).await.map_err(|err| {
-            AdapterError::new(
-                ErrorKind::AppUnreachable,
-                format!(
-                    "the app at {} did not answer: {}",
-                    self.settings.rules.app,
-                    describe(&err)
-                ),
-            )
-        })?;
+        let response = self.send(app_request).await?;
 
         let status = response.status();
         match &self.settings.error_status_codes {
@@ -284,6 +313,105 @@ impl Adapter<HttpConnector, Body> {
             }
             _ => Ok(response),
         }
+    }
+
+    /// ERR-1: sends the request; a failure the app cannot have seen (no connection, or for an
+    /// idempotent method a pooled connection that turned out closed) is tried once more on a
+    /// fresh connection.
+    async fn send(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, AdapterError> {
+        let retry = http::Request::from_parts(request_head(&request), request.body().clone());
+        let first = match self.client.request(request).await {
+            Ok(response) => return Ok(response),
+            Err(err) => err,
+        };
+        if !unseen_by_app(&first, retry.method()) {
+            return Err(self.unreachable(&first));
+        }
+        tracing::debug!("retrying on a fresh connection after: {}", describe(&first));
+        self.fresh_client
+            .request(retry)
+            .await
+            .map_err(|err| self.unreachable(&err))
+    }
+
+    fn unreachable(&self, err: &hyper_util::client::legacy::Error) -> AdapterError {
+        AdapterError::new(
+            ErrorKind::AppUnreachable,
+            format!(
+                "the app at {} did not answer: {}",
+                self.settings.rules.app,
+                describe(err)
+            ),
+        )
+    }
+}
+
+/// A copy of a request's method, URI, version and headers.
+fn request_head<B>(request: &http::Request<B>) -> http::request::Parts {
+    let mut head = http::Request::new(());
+    *head.method_mut() = request.method().clone();
+    *head.uri_mut() = request.uri().clone();
+    *head.version_mut() = request.version();
+    *head.headers_mut() = request.headers().clone();
+    head.into_parts().0
+}
+
+/// Whether a failed request cannot have been processed by the app: it never connected, or the
+/// connection broke before any answer and the method is idempotent (a stale pooled connection).
+fn unseen_by_app(err: &hyper_util::client::legacy::Error, method: &http::Method) -> bool {
+    if err.is_connect() {
+        return true;
+    }
+    let idempotent = matches!(
+        *method,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::OPTIONS
+            | http::Method::PUT
+            | http::Method::DELETE
+            | http::Method::TRACE
+    );
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(hyper_err) = cause.downcast_ref::<hyper::Error>() {
+            if hyper_err.is_canceled() || (idempotent && hyper_err.is_incomplete_message()) {
+                return true;
+            }
+        }
+        if let Some(io_err) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+            if idempotent
+                && matches!(
+                    io_err.kind(),
+                    ConnectionReset | BrokenPipe | ConnectionAborted
+                )
+            {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Resolves when the process is asked to stop (SIGTERM, or SIGINT from a terminal).
+#[doc(hidden)]
+pub async fn termination_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
     }
 }
 
@@ -307,16 +435,17 @@ fn healthy_status(options: &AdapterOptions) -> Result<Vec<u16>, Error> {
     Ok(codes)
 }
 
-/// The pooled HTTP/1.1 client to the app. Nagle's algorithm is off so small writes leave at once;
-/// under SnapStart no connection is reused (LIF-3), since a restored snapshot's sockets are dead.
-fn app_client() -> AppClient {
+/// The HTTP/1.1 client to the app, keeping unused connections for `idle_timeout` (none when it is
+/// zero: under SnapStart (LIF-3) a restored snapshot's sockets are dead). Nagle's algorithm is
+/// off so small writes leave at once.
+fn app_client(idle_timeout: Duration) -> AppClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let mut builder = Client::builder(TokioExecutor::new());
     builder
         .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
-    if std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Ok("snap-start") {
+        .pool_idle_timeout(idle_timeout);
+    if idle_timeout.is_zero() {
         builder.pool_max_idle_per_host(0);
     }
     builder.build(connector)

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use lambda_web_adapter::{
-    report_init_error, tracing, Adapter, AdapterOptions, LogSettings, ParsedOptions,
+    report_init_error, termination_signal, tracing, Adapter, AdapterOptions, LogSettings,
+    ParsedOptions,
 };
 
 fn main() -> ExitCode {
@@ -42,7 +43,18 @@ async fn start(parsed: ParsedOptions) -> ExitCode {
         Err(err) => return fail_init(&err.to_string()).await,
     };
     adapter.register_default_extension();
-    adapter.check_init_health().await;
+    tokio::select! {
+        ready = adapter.wait_for_app() => if let Err(err) = ready {
+            // RDY-6: one line with the last status or error seen.
+            tracing::error!("{err}");
+            report_init_error("Extension.AppNotReady", err.message()).await;
+            return ExitCode::FAILURE;
+        },
+        () = termination_signal() => {
+            tracing::info!("stopping before the app was ready");
+            return ExitCode::SUCCESS;
+        }
+    }
     match adapter.run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -55,6 +67,6 @@ async fn start(parsed: ParsedOptions) -> ExitCode {
 /// CFG-20: one error line, the reason reported to Lambda, a non-zero exit.
 async fn fail_init(reason: &str) -> ExitCode {
     tracing::error!("invalid configuration: {reason}");
-    report_init_error(reason).await;
+    report_init_error("Extension.ConfigInvalid", reason).await;
     ExitCode::FAILURE
 }

@@ -1,22 +1,25 @@
 //! The invocation loop: Runtime API `next` → event → [`crate::Adapter`] → Lambda response
-//! (SPEC LIF-4, LIF-6, STR-1 … STR-4, RSP-7).
+//! (SPEC LIF-4 … LIF-6, STR-1 … STR-4, ERR-1 … ERR-3, RSP-7).
 //!
 //! `AWS_LAMBDA_MAX_CONCURRENCY` workers each take an invocation, turn its event into a request
 //! ([`crate::event`]), call the adapter service (behind compression when configured), shape the
 //! answer for the event's source ([`crate::response`]) and post it: a buffered JSON document, or
 //! in streaming mode a prelude followed by the app's body as it arrives. Each invocation runs in
-//! its own task, so a bug that panics fails that invocation, never the worker.
+//! its own task, so a bug that panics fails that invocation, never the worker. When the app
+//! cannot answer properly, an HTTP client gets a small response of the adapter's own (502, 504).
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use lambda_http::{Context, Request};
 use lambda_runtime::Config;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::{Service, ServiceExt};
 use tracing::Instrument;
@@ -33,6 +36,38 @@ pub(crate) const MAX_BUFFERED_RESPONSE: usize = 6 * 1024 * 1024;
 const API_ATTEMPTS: u32 = 5;
 /// The wait after the first failed attempt; it doubles with each further one.
 const API_RETRY_DELAY: Duration = Duration::from_millis(50);
+/// ERR-2: the time kept back from the invocation's deadline to post a 504 before Lambda ends it.
+pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
+/// LIF-5: how long in-flight invocations may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// The service the loop drives: the adapter, maybe behind compression.
+pub(crate) trait AppService<B>:
+    Service<Request, Response = http::Response<B>, Error = crate::Error, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> AppService<B> for S where
+    S: Service<Request, Response = http::Response<B>, Error = crate::Error, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
+/// The body of the app's response as the loop reads it.
+pub(crate) trait AppBody:
+    http_body::Body<Data = Bytes, Error: Into<crate::Error>> + Send + 'static
+{
+}
+
+impl<B> AppBody for B where
+    B: http_body::Body<Data = Bytes, Error: Into<crate::Error>> + Send + 'static
+{
+}
 
 /// Where the loop runs and how wide.
 #[derive(Clone, Debug)]
@@ -67,13 +102,12 @@ impl LoopSettings {
         };
         let concurrency = match get("AWS_LAMBDA_MAX_CONCURRENCY") {
             None => 1,
-            Some(value) => match value.parse::<usize>() {
-                Ok(n) => n.max(1),
-                Err(_) => {
-                    tracing::warn!("AWS_LAMBDA_MAX_CONCURRENCY={value:?} is not a number: serving one invocation at a time");
-                    1
-                }
-            },
+            Some(value) => value.parse::<usize>().map(|n| n.max(1)).unwrap_or_else(|_| {
+                tracing::warn!(
+                    "AWS_LAMBDA_MAX_CONCURRENCY={value:?} is not a number: serving one invocation at a time"
+                );
+                1
+            }),
         };
         let function = Config {
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
@@ -107,28 +141,28 @@ pub(crate) enum Outcome {
     Failed(AdapterError),
 }
 
-/// Handles invocations with the service `S` (the adapter, maybe behind compression).
+/// The app's answer, as far as it has been read.
+enum Reply {
+    Buffered(Bytes),
+    Streamed(UnsyncBoxBody<Bytes, crate::Error>),
+}
+
+/// Handles invocations with the service `S`.
 #[derive(Clone)]
 pub(crate) struct EventHandler<S> {
     service: S,
     streaming: bool,
 }
 
-impl<S, B> EventHandler<S>
-where
-    S: Service<Request, Response = http::Response<B>, Error = crate::Error>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<crate::Error>,
-{
+impl<S> EventHandler<S> {
     pub(crate) fn new(service: S, streaming: bool) -> Self {
         EventHandler { service, streaming }
     }
 
-    async fn handle(self, invocation: Invocation, function: Arc<Config>) -> Outcome {
+    async fn handle<B: AppBody>(self, invocation: Invocation, function: Arc<Config>) -> Outcome
+    where
+        S: AppService<B>,
+    {
         match self.try_handle(invocation, function).await {
             Ok(outcome) => outcome,
             Err(err) => {
@@ -138,75 +172,151 @@ where
         }
     }
 
-    async fn try_handle(
+    async fn try_handle<B: AppBody>(
         self,
         invocation: Invocation,
         function: Arc<Config>,
-    ) -> Result<Outcome, AdapterError> {
+    ) -> Result<Outcome, AdapterError>
+    where
+        S: AppService<B>,
+    {
         let context = lambda_context(&invocation, function)?;
+        let deadline = app_deadline(context.deadline, SystemTime::now());
         let event = std::str::from_utf8(&invocation.event)
             .map_err(|_| AdapterError::invalid_event("the event is not UTF-8 JSON"))?;
         let (source, mut request) = event::parse(event)?;
         drop(invocation);
         request.extensions_mut().insert(context);
-
-        let response = self
-            .service
-            .oneshot(request)
-            .await
-            .map_err(AdapterError::from_boxed)?;
-        let (parts, body) = response.into_parts();
-
         // STR-4: a pass-through event's result is JSON, never a stream.
-        if self.streaming && source != EventSource::PassThrough {
-            return Ok(Outcome::Streamed {
-                prelude: response::stream_prelude(parts.status, &parts.headers),
-                body: body.map_err(Into::into).boxed_unsync(),
-            });
-        }
+        let streaming = self.streaming && source != EventSource::PassThrough;
 
-        let body = body.collect().await.map_err(|err| {
-            let err: crate::Error = err.into();
-            AdapterError::new(
-                ErrorKind::AppResponse,
-                format!(
-                    "reading the app's response body failed: {}",
-                    describe(err.as_ref())
-                ),
-            )
-        })?;
-        let payload =
-            response::to_lambda(source, parts.status, &parts.headers, body.to_bytes()).to_json();
-        if payload.len() > MAX_BUFFERED_RESPONSE {
-            return too_large(source, payload.len());
+        let exchange = async {
+            let response = self
+                .service
+                .oneshot(request)
+                .await
+                .map_err(AdapterError::from_boxed)?;
+            let (parts, body) = response.into_parts();
+            if streaming {
+                return Ok((
+                    parts,
+                    Reply::Streamed(body.map_err(Into::into).boxed_unsync()),
+                ));
+            }
+            let body = body.collect().await.map_err(|err| {
+                let err: crate::Error = err.into();
+                AdapterError::new(
+                    ErrorKind::AppResponse,
+                    format!(
+                        "reading the app's response body failed: {}",
+                        describe(err.as_ref())
+                    ),
+                )
+            })?;
+            Ok((parts, Reply::Buffered(body.to_bytes())))
+        };
+        let exchanged = match deadline {
+            Some((at, bound)) => tokio::time::timeout_at(at, exchange).await.unwrap_or_else(|_| {
+                Err(AdapterError::new(
+                    ErrorKind::AppTimeout,
+                    format!(
+                        "the app did not answer within {} ms, the time left before the invocation's deadline",
+                        bound.as_millis()
+                    ),
+                ))
+            }),
+            None => exchange.await,
+        };
+
+        match exchanged {
+            Ok((parts, Reply::Streamed(body))) => Ok(Outcome::Streamed {
+                prelude: response::stream_prelude(parts.status, &parts.headers),
+                body,
+            }),
+            Ok((parts, Reply::Buffered(body))) => {
+                let payload =
+                    response::to_lambda(source, parts.status, &parts.headers, body).to_json();
+                if payload.len() <= MAX_BUFFERED_RESPONSE {
+                    return Ok(Outcome::Buffered(payload));
+                }
+                let error = AdapterError::new(
+                    ErrorKind::ResponseTooLarge,
+                    format!(
+                        "the app's response is {} bytes as a Lambda payload, over the {MAX_BUFFERED_RESPONSE}-byte \
+                         limit of buffered responses; send less, or use AWS_LWA_INVOKE_MODE=response_stream with a \
+                         Function URL",
+                        payload.len()
+                    ),
+                );
+                substitute(source, false, error)
+            }
+            Err(error) => substitute(source, streaming, error),
         }
-        Ok(Outcome::Buffered(payload))
     }
 }
 
-/// RSP-7: a response Lambda would refuse becomes a small, clear one.
-fn too_large(source: EventSource, size: usize) -> Result<Outcome, AdapterError> {
-    let message = format!(
-        "the app's response is {size} bytes as a Lambda payload, over the {MAX_BUFFERED_RESPONSE}-byte limit of buffered responses; \
-         send less, or use AWS_LWA_INVOKE_MODE=response_stream with a Function URL"
-    );
-    tracing::error!("{message}");
+/// ERR-1, ERR-2, RSP-7: when the app could not answer properly, an HTTP client gets a small,
+/// clear response of the adapter's own; other events keep the error, so their source can retry.
+fn substitute(
+    source: EventSource,
+    streaming: bool,
+    error: AdapterError,
+) -> Result<Outcome, AdapterError> {
+    let (status, text) = match error.kind() {
+        ErrorKind::AppUnreachable | ErrorKind::AppResponse => (
+            StatusCode::BAD_GATEWAY,
+            "Bad Gateway: the web app did not give a complete answer (see the function's logs)\n",
+        ),
+        ErrorKind::AppTimeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "Gateway Timeout: the web app did not answer before the Lambda deadline\n",
+        ),
+        ErrorKind::ResponseTooLarge => (
+            StatusCode::BAD_GATEWAY,
+            "Bad Gateway: the web app's response is larger than Lambda's 6 MB limit (see the function's logs)\n",
+        ),
+        _ => return Err(error),
+    };
     if source == EventSource::PassThrough {
-        return Err(AdapterError::new(ErrorKind::ResponseTooLarge, message));
+        return Err(error);
     }
+    tracing::error!("{error}; answering {status}");
     let mut headers = HeaderMap::new();
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    let payload = response::to_lambda(
-        source,
-        StatusCode::BAD_GATEWAY,
-        &headers,
-        Bytes::from(message),
-    )
-    .to_json();
-    Ok(Outcome::Buffered(payload))
+    let body = Bytes::from_static(text.as_bytes());
+    if streaming {
+        return Ok(Outcome::Streamed {
+            prelude: response::stream_prelude(status, &headers),
+            body: Full::new(body)
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        });
+    }
+    Ok(Outcome::Buffered(
+        response::to_lambda(source, status, &headers, body).to_json(),
+    ))
+}
+
+/// ERR-2: when the app's answer is due (the deadline less a margin to post it), with the time
+/// that leaves. `None` for a deadline that is absent (0) or already past (clock skew, tests).
+fn app_deadline(deadline_ms: u64, now: SystemTime) -> Option<(tokio::time::Instant, Duration)> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline
+        .duration_since(now)
+        .ok()
+        .filter(|left| !left.is_zero())?;
+    let bound = if left > DEADLINE_MARGIN * 2 {
+        left - DEADLINE_MARGIN
+    } else {
+        left / 2
+    };
+    Some((tokio::time::Instant::now() + bound, bound))
 }
 
 /// The Lambda context of an invocation, from the `next` headers.
@@ -217,11 +327,9 @@ fn lambda_context(invocation: &Invocation, function: Arc<Config>) -> Result<Cont
         &invocation.headers
     } else {
         // lambda_runtime's Context requires the header; an absent deadline is 0, "none".
-        with_deadline = {
-            let mut headers = invocation.headers.clone();
-            headers.insert(DEADLINE, HeaderValue::from_static("0"));
-            headers
-        };
+        let mut headers = invocation.headers.clone();
+        headers.insert(DEADLINE, HeaderValue::from_static("0"));
+        with_deadline = headers;
         &with_deadline
     };
     Context::new(&invocation.request_id, function, headers).map_err(|e| {
@@ -231,56 +339,70 @@ fn lambda_context(invocation: &Invocation, function: Arc<Config>) -> Result<Cont
     })
 }
 
-/// Runs the loop until a worker meets a Runtime API failure that does not go away.
+/// Runs the loop until a worker meets a Runtime API failure that does not go away, or the process
+/// is asked to stop (LIF-5: then the invocations in flight may finish).
 pub(crate) async fn run<S, B>(
     handler: EventHandler<S>,
     settings: LoopSettings,
 ) -> Result<(), crate::Error>
 where
-    S: Service<Request, Response = http::Response<B>, Error = crate::Error>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<crate::Error>,
+    S: AppService<B>,
+    B: AppBody,
 {
     let api = RuntimeApi::new(&settings.runtime_api, settings.concurrency);
     if settings.snap_start {
         // The snapshot is taken while this call waits; it returns in the restored environment.
         retry("restore/next", || api.restore_next()).await?;
     }
+    let (stop, stopped) = watch::channel(false);
     let mut workers = JoinSet::new();
     for _ in 0..settings.concurrency {
         workers.spawn(worker(
             api.clone(),
             handler.clone(),
             settings.function.clone(),
+            stopped.clone(),
         ));
     }
-    match workers.join_next().await {
-        Some(Ok(Err(err))) => Err(err),
-        Some(Err(join_error)) => Err(format!("an invocation worker stopped: {join_error}").into()),
-        Some(Ok(Ok(()))) | None => Ok(()),
+    tokio::select! {
+        finished = workers.join_next() => return match finished {
+            Some(Ok(Err(err))) => Err(err),
+            Some(Err(join_error)) => Err(format!("an invocation worker stopped: {join_error}").into()),
+            Some(Ok(Ok(()))) | None => Ok(()),
+        },
+        () = crate::termination_signal() => {}
     }
+    tracing::info!("stopping: no new invocations, finishing the ones in flight");
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "invocations still in flight after {} ms are abandoned",
+            SHUTDOWN_GRACE.as_millis()
+        );
+    }
+    Ok(())
 }
 
 async fn worker<S, B>(
     api: RuntimeApi,
     handler: EventHandler<S>,
     function: Arc<Config>,
+    mut stopped: watch::Receiver<bool>,
 ) -> Result<(), crate::Error>
 where
-    S: Service<Request, Response = http::Response<B>, Error = crate::Error>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<crate::Error>,
+    S: AppService<B>,
+    B: AppBody,
 {
     loop {
-        let invocation = retry("next", || api.next()).await?;
+        let invocation = tokio::select! {
+            biased;
+            _ = stopped.wait_for(|stopped| *stopped) => return Ok(()),
+            next = retry("next", || api.next()) => next?,
+        };
         let request_id = invocation.request_id.clone();
         let span = tracing::info_span!("invoke", request_id = %request_id);
         let handling = handler
@@ -319,11 +441,9 @@ async fn deliver(api: &RuntimeApi, request_id: &str, outcome: Outcome) -> Result
                 format!("the Runtime API refused the response: {err}"),
             );
             tracing::error!("{error}");
-            retry("error", || api.fail(request_id, &error))
-                .await
-                .map_err(Into::into)
+            Ok(retry("error", || api.fail(request_id, &error)).await?)
         }
-        Err(err @ ApiError::Status { .. }) if !is_server_error(&err) => {
+        Err(err) if !err.is_transient() => {
             tracing::error!("the Runtime API refused the result of this invocation: {err}");
             Ok(())
         }
@@ -331,41 +451,86 @@ async fn deliver(api: &RuntimeApi, request_id: &str, outcome: Outcome) -> Result
     }
 }
 
-fn is_server_error(err: &ApiError) -> bool {
-    matches!(err, ApiError::Status { status, .. } if status.is_server_error())
-}
-
 /// LIF-6: a call that fails for want of an answer, a server error or a missing request id is
 /// tried again a few times, then given up with one line saying why.
 async fn retry<T, F, Fut>(call: &str, mut attempt: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ApiError>>,
+    Fut: Future<Output = Result<T, ApiError>>,
 {
     let mut delay = API_RETRY_DELAY;
-    for attempt_number in 1.. {
-        match attempt().await {
+    let mut attempts = 1;
+    loop {
+        let err = match attempt().await {
             Ok(value) => return Ok(value),
-            Err(err) => {
-                let transient = matches!(err, ApiError::Transport(_) | ApiError::MissingRequestId)
-                    || is_server_error(&err);
-                if !transient || attempt_number >= API_ATTEMPTS {
-                    if transient {
-                        tracing::error!("the Runtime API's {call} failed {API_ATTEMPTS} times, giving up: {err}");
-                    }
-                    return Err(err);
-                }
-                tracing::warn!("the Runtime API's {call} failed (attempt {attempt_number} of {API_ATTEMPTS}): {err}");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
+            Err(err) => err,
+        };
+        if !err.is_transient() {
+            return Err(err);
         }
+        if attempts >= API_ATTEMPTS {
+            tracing::error!(
+                "the Runtime API's {call} failed {API_ATTEMPTS} times, giving up: {err}"
+            );
+            return Err(err);
+        }
+        tracing::warn!(
+            "the Runtime API's {call} failed (attempt {attempts} of {API_ATTEMPTS}): {err}"
+        );
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        attempts += 1;
     }
-    unreachable!("the loop returns")
 }
 
 impl From<ApiError> for crate::Error {
     fn from(err: ApiError) -> crate::Error {
         format!("the Runtime API {err}").into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_keeps_a_margin_and_ignores_absent_or_past_deadlines() {
+        // covers ERR-2
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let ms = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+        };
+        let (_, bound) = app_deadline(ms(now + Duration::from_secs(3)), now).unwrap();
+        assert_eq!(bound, Duration::from_secs(3) - DEADLINE_MARGIN);
+        let (_, bound) = app_deadline(ms(now + Duration::from_millis(100)), now).unwrap();
+        assert_eq!(bound, Duration::from_millis(50));
+        assert!(app_deadline(0, now).is_none());
+        assert!(app_deadline(ms(now - Duration::from_secs(1)), now).is_none());
+        assert!(app_deadline(ms(now), now).is_none());
+    }
+
+    #[test]
+    fn loop_settings_from_the_environment() {
+        // covers CFG-14, CFG-15, LIF-4, LIF-7
+        let settings = LoopSettings::from_lookup(|_| None).unwrap();
+        assert_eq!(settings.runtime_api, "127.0.0.1:9001");
+        assert_eq!(settings.concurrency, 1);
+        assert_eq!(settings.function.function_name, "lambda-adapter");
+        assert_eq!(settings.function.memory, 128);
+        assert_eq!(settings.function.version, "$LATEST");
+        let settings = LoopSettings::from_lookup(|name| match name {
+            "AWS_LAMBDA_RUNTIME_API" => Some("10.0.0.1:9001".into()),
+            "AWS_LWA_LAMBDA_RUNTIME_API_PROXY" => Some("127.0.0.1:9009".into()),
+            "AWS_LAMBDA_MAX_CONCURRENCY" => Some("8".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(settings.runtime_api, "127.0.0.1:9009");
+        assert_eq!(settings.concurrency, 8);
+        assert!(LoopSettings::from_lookup(
+            |name| (name == "AWS_LWA_LAMBDA_RUNTIME_API_PROXY").then(|| "x y".into())
+        )
+        .is_err());
     }
 }

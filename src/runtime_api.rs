@@ -52,6 +52,14 @@ pub(crate) enum ApiError {
 }
 
 impl ApiError {
+    /// A failure that may go away when tried again: no answer, a server error, no request id.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Transport(_) | ApiError::MissingRequestId => true,
+            ApiError::Status { status, .. } => status.is_server_error(),
+        }
+    }
+
     /// A payload the Runtime API refused for its size.
     pub(crate) fn is_too_large(&self) -> bool {
         matches!(self, ApiError::Status { status, .. } if *status == StatusCode::PAYLOAD_TOO_LARGE)
