@@ -101,3 +101,10 @@ TOOLS_VENV := target/tools-venv
 cfn-lint:
 	test -x $(TOOLS_VENV)/bin/cfn-lint || (python3 -m venv $(TOOLS_VENV) && $(TOOLS_VENV)/bin/pip install --quiet cfn-lint)
 	$(TOOLS_VENV)/bin/cfn-lint template.yaml
+
+# ---- Robustness ----
+.PHONY: fuzz
+# Property-based fuzzing of event -> request translation for LWA_FUZZ_SECONDS (default 600).
+LWA_FUZZ_SECONDS ?= 600
+fuzz:
+	LWA_FUZZ_SECONDS=$(LWA_FUZZ_SECONDS) $(CARGO) test --release --lib fuzz_for_a_while -- --ignored --nocapture

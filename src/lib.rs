@@ -28,6 +28,8 @@ mod config;
 mod error;
 mod event;
 mod extension;
+#[cfg(test)]
+mod fuzz;
 mod logging;
 mod readiness;
 mod request;
