@@ -108,3 +108,8 @@ cfn-lint:
 LWA_FUZZ_SECONDS ?= 600
 fuzz:
 	LWA_FUZZ_SECONDS=$(LWA_FUZZ_SECONDS) $(CARGO) test --release --lib fuzz_for_a_while -- --ignored --nocapture
+
+# Streaming figures (first-chunk latency warm and after idle, peak RSS for 18 MiB): not a test.
+.PHONY: bench-streaming
+bench-streaming:
+	$(CARGO) test --release --test streaming_bench -- --ignored --nocapture

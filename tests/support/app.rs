@@ -319,10 +319,10 @@ impl AppState {
             .routes
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
-        // Longest matching prefix; among equals, the route added last.
+        // Longest matching prefix; among equals, the route added last (`max_by_key` keeps the
+        // last of equal maxima, so iterate in insertion order).
         routes
             .iter()
-            .rev()
             .filter(|route| path.starts_with(&route.prefix))
             .max_by_key(|route| route.prefix.len())
             .map(|route| route.responder.clone())
