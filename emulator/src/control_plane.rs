@@ -2,9 +2,10 @@
 //! on loopback, driven and observed from Rust.
 //!
 //! It is what a Lambda runtime or external extension talks to at `AWS_LAMBDA_RUNTIME_API`. Tests
-//! (and, later, the local emulator program) queue invocations with [`ControlPlane::invoke`] and read
-//! how each one ended through its [`InvocationHandle`]; registrations, error reports and the number
-//! of concurrent `next` calls are recorded and can be waited for. Every wait takes a timeout.
+//! and the local emulator program (`lambda-emulator`) queue invocations with
+//! [`ControlPlane::invoke`] and read how each one ended through its [`InvocationHandle`];
+//! registrations, error reports and the number of concurrent `next` calls are recorded and can be
+//! waited for. Every wait takes a timeout.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -134,6 +135,7 @@ impl ControlPlane {
             trace_id: options.trace_id.clone(),
             reject_response: options.reject_response,
             phase: Phase::Queued,
+            forgotten: false,
             delivered_at: None,
             chunks: Vec::new(),
             result: None,
@@ -369,6 +371,7 @@ async fn route(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
     if let Some(endpoint) = path.strip_prefix(RUNTIME_PREFIX) {
         return match (method, endpoint) {
             (Method::GET, "/invocation/next") => runtime_api::next_invocation(shared).await,
+            (Method::GET, "/restore/next") => runtime_api::restore_next(),
             (Method::POST, "/init/error") => runtime_api::post_init_error(&shared, request).await,
             (Method::POST, endpoint) => match parse_invocation_endpoint(endpoint) {
                 Some((key, InvocationEndpoint::Response)) => {
@@ -466,6 +469,26 @@ impl InvocationHandle {
                     timeout,
                 )
             })
+    }
+
+    /// The caller is done with this invocation: its record (event, chunks, result) is dropped now
+    /// if it has ended, else as soon as it ends. A late answer is still accepted with `202`, so
+    /// the runtime sees nothing unusual; only the record is gone (for long local runs, where
+    /// keeping every invocation would grow without bound).
+    pub fn forget(&self) {
+        self.shared.update(|state| {
+            let ended = match state.invocations.get_mut(&self.key) {
+                Some(invocation) if invocation.phase == Phase::Done => true,
+                Some(invocation) => {
+                    invocation.forgotten = true;
+                    false
+                }
+                None => false,
+            };
+            if ended {
+                state.invocations.remove(&self.key);
+            }
+        });
     }
 
     /// A live view of the streamed response chunks, from the first one on (earlier chunks are

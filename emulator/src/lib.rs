@@ -3,10 +3,31 @@
 //! [`control_plane`] serves the Runtime API and the Extensions API that a Lambda runtime and its
 //! external extensions talk to, and lets the caller queue invocations and observe how they end.
 //! [`server`] is the small HTTP/1.1 accept loop it is built on, reusable for other loopback servers.
+//!
+//! The `lambda-emulator` program runs one function locally on top of them: [`cli`] reads its
+//! command line, [`supervisor`] starts and stops the extension and the app in Lambda's order
+//! (through [`process`]), and [`front_door`] turns plain HTTP requests into events of a chosen
+//! source and the function's results back into HTTP responses.
 
+/// Prints one of the emulator's own lines to stderr, behind `[emulator] ` (a closed stderr loses
+/// the line instead of panicking as `eprintln!` would).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), "[emulator] {}", format_args!($($arg)*));
+    }};
+}
+
+pub mod cli;
+mod clock;
 pub mod control_plane;
+pub mod front_door;
 mod ids;
+#[cfg(unix)]
+pub mod process;
 pub mod server;
+#[cfg(unix)]
+pub mod supervisor;
 
 pub use control_plane::{
     ControlPlane, ControlPlaneConfig, InvocationHandle, InvocationResult, InvokeOptions,

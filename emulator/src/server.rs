@@ -1,9 +1,10 @@
 //! A small HTTP/1.1 server: the accept loop shared by the control plane and by anything else that
-//! must answer plain HTTP on loopback (the test app, later the emulator's front door).
+//! must answer plain HTTP on loopback (the test app, the emulator's front door).
 //!
-//! Connections get `TCP_NODELAY` (small streamed chunks must leave at once) and keep-alive. Dropping
-//! the [`HttpServer`] stops accepting and closes every open connection, so blocked long-polls
-//! (`event/next`, `invocation/next`) end with the server instead of outliving it.
+//! Connections get `TCP_NODELAY` (small streamed chunks must leave at once) and keep-alive. Every
+//! request carries the client's address as a [`PeerAddr`] extension. Dropping the [`HttpServer`]
+//! stops accepting and closes every open connection, so blocked long-polls (`event/next`,
+//! `invocation/next`) end with the server instead of outliving it.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -34,6 +35,10 @@ pub fn full_body(bytes: impl Into<Bytes>) -> ResponseBody {
         .map_err(|never: Infallible| match never {})
         .boxed()
 }
+
+/// The address of the client that sent a request, in the request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
 
 /// A running server; dropping it closes the listener and all its connections.
 #[derive(Debug)]
@@ -84,8 +89,8 @@ where
         tokio::select! {
             _ = stopped.changed() => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    tokio::spawn(serve_connection(stream, handler.clone(), stopped.clone()));
+                Ok((stream, peer)) => {
+                    tokio::spawn(serve_connection(stream, peer, handler.clone(), stopped.clone()));
                 }
                 // Per-connection failures (a peer that reset before accept) do not stop the server.
                 Err(_) => tokio::task::yield_now().await,
@@ -96,6 +101,7 @@ where
 
 async fn serve_connection<H, F>(
     stream: TcpStream,
+    peer: SocketAddr,
     handler: Arc<H>,
     mut stopped: watch::Receiver<()>,
 ) where
@@ -104,7 +110,10 @@ async fn serve_connection<H, F>(
 {
     // Best effort: without it small chunks may wait for Nagle's algorithm, which only costs latency.
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |request| handler(request));
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(PeerAddr(peer));
+        handler(request)
+    });
     let connection = http1::Builder::new()
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service);

@@ -724,3 +724,111 @@ async fn dropping_the_control_plane_ends_blocked_calls() {
         .unwrap();
     assert!(ended_with_error);
 }
+
+#[tokio::test]
+async fn restore_next_answers_at_once() {
+    // SnapStart: a runtime calls it after init; nothing is ever snapshotted here.
+    let cp = ControlPlane::start().await.unwrap();
+    let answer = tokio::time::timeout(
+        WAIT,
+        call(
+            cp.addr(),
+            Method::GET,
+            "/2018-06-01/runtime/restore/next",
+            &[],
+            Bytes::new(),
+        ),
+    )
+    .await
+    .expect("restore/next does not block");
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body.is_empty());
+}
+
+#[tokio::test]
+async fn register_with_blank_name_is_forbidden() {
+    let cp = ControlPlane::start().await.unwrap();
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "  ")],
+        r#"{"events":[]}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.json()["errorType"], "Extension.InvalidExtensionName");
+}
+
+#[tokio::test]
+async fn event_next_without_identifier_is_forbidden() {
+    let cp = ControlPlane::start().await.unwrap();
+    let answer = call(
+        cp.addr(),
+        Method::GET,
+        "/2020-01-01/extension/event/next",
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.json()["errorType"], "Extension.InvalidExtensionId");
+}
+
+#[tokio::test]
+async fn error_for_unknown_request_id_is_400() {
+    let cp = ControlPlane::start().await.unwrap();
+    let answer = call(
+        cp.addr(),
+        Method::POST,
+        "/2018-06-01/runtime/invocation/nope/error",
+        &[("Lambda-Runtime-Function-Error-Type", "Runtime.X")],
+        "{}",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.json()["errorType"], "InvalidRequestID");
+}
+
+#[tokio::test]
+async fn forgotten_invocations_are_dropped_once_they_end() {
+    let cp = ControlPlane::start().await.unwrap();
+    // Forgotten while the runtime still works on it: the late answer is accepted as usual.
+    let pending = cp.invoke("{}");
+    next(cp.addr()).await;
+    pending.forget();
+    assert!(cp.invocation(pending.request_id()).is_some());
+    let path = format!(
+        "/2018-06-01/runtime/invocation/{}/response",
+        pending.request_id()
+    );
+    let late = call(cp.addr(), Method::POST, &path, &[], "{}").await;
+    assert_eq!(late.status, StatusCode::ACCEPTED);
+    assert!(cp.invocation(pending.request_id()).is_none());
+
+    // Forgotten after it ended: gone at once.
+    let done = cp.invoke("{}");
+    next(cp.addr()).await;
+    let path = format!(
+        "/2018-06-01/runtime/invocation/{}/response",
+        done.request_id()
+    );
+    call(cp.addr(), Method::POST, &path, &[], "{}").await;
+    done.result(WAIT).await.unwrap();
+    done.forget();
+    assert!(cp.invocation(done.request_id()).is_none());
+}
+
+#[tokio::test]
+async fn server_requests_carry_the_peer_address() {
+    use lambda_emulator::server::{full_body, BoxError, HttpServer, PeerAddr};
+    let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), |request| async move {
+        let peer = request.extensions().get::<PeerAddr>().map(|peer| peer.0);
+        Ok::<_, BoxError>(http::Response::new(full_body(format!("{peer:?}"))))
+    })
+    .await
+    .unwrap();
+    let answer = call(server.addr(), Method::GET, "/", &[], Bytes::new()).await;
+    let text = String::from_utf8_lossy(&answer.body).into_owned();
+    assert!(text.starts_with("Some(127.0.0.1:"), "{text}");
+}

@@ -89,6 +89,15 @@ fn hand_out(state: &mut State) -> Option<HandedOut> {
     }
 }
 
+/// `GET /2018-06-01/runtime/restore/next` (SnapStart): a runtime calls it after init and before
+/// its first `next`; it returns once the snapshot has been restored. Nothing is ever snapshotted
+/// here, so the environment is "restored" at once.
+pub(crate) fn restore_next() -> Reply {
+    let mut reply = Response::new(full_body(Bytes::new()));
+    *reply.status_mut() = StatusCode::OK;
+    reply
+}
+
 /// Counts a `next` call as outstanding for as long as it is being served.
 struct OutstandingNext {
     shared: Arc<Shared>,
@@ -134,9 +143,16 @@ fn claim(shared: &Shared, key: &str) -> Result<Option<u16>, ()> {
 
 fn finish(shared: &Shared, key: &str, result: InvocationResult) {
     shared.update(|state| {
-        if let Some(invocation) = state.invocations.get_mut(key) {
-            invocation.phase = Phase::Done;
-            invocation.result = Some(result);
+        let forgotten = match state.invocations.get_mut(key) {
+            Some(invocation) => {
+                invocation.phase = Phase::Done;
+                invocation.result = Some(result);
+                invocation.forgotten
+            }
+            None => false,
+        };
+        if forgotten {
+            state.invocations.remove(key);
         }
     });
 }

@@ -66,6 +66,8 @@ pub(crate) struct Invocation {
     pub trace_id: Option<String>,
     pub reject_response: Option<u16>,
     pub phase: Phase,
+    /// The caller no longer wants the record: drop it when the invocation ends.
+    pub forgotten: bool,
     pub delivered_at: Option<Instant>,
     /// Chunks of a streamed response, live while it arrives.
     pub chunks: Vec<Chunk>,
