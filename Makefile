@@ -32,7 +32,7 @@ test-only: tools
 	$(CARGO) nextest run --workspace --no-fail-fast
 	$(CARGO) test --workspace --doc
 
-test: lint test-only
+test: lint test-only examples-test-offline
 
 # ---- Packaging: static musl binaries, Lambda layer, image file tree, SAM build hooks ----
 X86_TARGET := x86_64-unknown-linux-musl
@@ -113,3 +113,30 @@ fuzz:
 .PHONY: bench-streaming
 bench-streaming:
 	$(CARGO) test --release --test streaming_bench -- --ignored --nocapture
+
+# ---- The local emulator: demo and examples ----
+.PHONY: build-local demo examples-test examples-test-offline
+EMULATOR_BIN := target/debug/lambda-emulator
+ADAPTER_BIN := target/debug/lambda-adapter
+
+build-local:
+	$(CARGO) build -p lambda_web_adapter -p lambda-emulator --bins
+
+# The README's first command: the adapter and a small app behind the emulator, five requests.
+demo: build-local
+	python3 scripts/demo.py $(EMULATOR_BIN) $(ADAPTER_BIN)
+
+# Every example through the emulator with real requests (installs their packages from PyPI, npm,
+# crates.io into target/examples/). EXAMPLES="flask express" runs some of them.
+examples-test: build-local
+	python3 scripts/examples_test.py $(EMULATOR_BIN) $(ADAPTER_BIN) $(EXAMPLES)
+
+# The examples that need no package download (run by `make test`).
+examples-test-offline: build-local
+	python3 scripts/examples_test.py $(EMULATOR_BIN) $(ADAPTER_BIN) sse-python sqs-python
+
+# Soak figures (not a test): 10,000 buffered invocations at AWS_LAMBDA_MAX_CONCURRENCY=8, every
+# answer checked, the adapter's VmRSS after 1,000 and 10,000 and the throughput.
+.PHONY: soak
+soak:
+	$(CARGO) test --release --test soak_bench -- --ignored --nocapture

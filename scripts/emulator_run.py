@@ -1,0 +1,86 @@
+"""Runs the local Lambda emulator (`lambda-emulator`) with the adapter and an app, for the demo and
+the examples' tests: starts it on an ephemeral front-door port, relays its output, stops it with
+SIGTERM."""
+
+import http.client
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DIM, RESET = ("\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "")
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+class Emulator:
+    def __init__(self, emulator, adapter, command, env, cwd=ROOT, options=()):
+        self.lines = queue.Queue()
+        self.process = subprocess.Popen(
+            [emulator, "--port", "0", "--extension", adapter, *options, "--", *command],
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self.pump, daemon=True).start()
+
+    def pump(self):
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def show_output(self, wait=0.0):
+        """Prints what the emulator said so far (the REPORT lines, the app's own output)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return
+            if line is None:
+                return
+            say(f"  {DIM}| {line}{RESET}")
+
+    def front_door(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            say(f"  {DIM}| {line}{RESET}")
+            found = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+            if found and "listening on" in line:
+                return int(found.group(1))
+        raise OSError("the emulator did not print its front-door address")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.show_output(wait=2.0)
+        return self.process.returncode
+
+
+def request(port, method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request(method, path, body=body, headers=headers or {})
+    return connection, connection.getresponse()
+
+
