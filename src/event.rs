@@ -45,14 +45,28 @@ pub(crate) fn parse(event: &str) -> Result<(EventSource, Request), AdapterError>
             pass_through(event)
         }
         source => {
-            let http: HttpEvent<'_> = serde_json::from_str(event)
-                .map_err(|e| AdapterError::invalid_event(format!("malformed HTTP event: {e}")))?;
+            let http: HttpEvent<'_> = serde_json::from_str(event).map_err(|e| {
+                AdapterError::invalid_event(format!("malformed HTTP event: {}", json_problem(&e)))
+            })?;
             http.into_request(source)?
         }
     };
     let mut request = request;
     request.extensions_mut().insert(source);
     Ok((source, request))
+}
+
+/// What is wrong with an event's JSON, without quoting the value that was wrong: it may be a
+/// header such as `authorization` (ERR-4).
+fn json_problem(err: &serde_json::Error) -> String {
+    match err.classify() {
+        serde_json::error::Category::Data => format!(
+            "a field has a value of the wrong type or shape (line {}, column {})",
+            err.line(),
+            err.column()
+        ),
+        _ => err.to_string(),
+    }
 }
 
 /// The few fields that tell the event sources apart (the order and tests follow PROTOCOL.md).
@@ -154,7 +168,10 @@ impl HttpEvent<'_> {
             EventSource::HttpApi => {
                 let context: HttpApiContext = serde_json::from_str(self.request_context.get())
                     .map_err(|e| {
-                        AdapterError::invalid_event(format!("requestContext.http.method: {e}"))
+                        AdapterError::invalid_event(format!(
+                            "requestContext.http.method: {}",
+                            json_problem(&e)
+                        ))
                     })?;
                 context.http.method
             }
@@ -573,6 +590,15 @@ mod tests {
             let err = parse(bad).expect_err(bad);
             assert_eq!(err.kind(), crate::ErrorKind::InvalidEvent);
         }
+    }
+
+    #[test]
+    fn errors_never_quote_the_values_they_reject() {
+        // covers ERR-4
+        let event = rest(json!({"multiValueHeaders": {"authorization": "Bearer SECRET"}}));
+        let err = parse(&event.to_string()).expect_err("a string where a list belongs");
+        assert!(!err.message().contains("SECRET"), "{}", err.message());
+        assert!(err.message().contains("line 1"), "{}", err.message());
     }
 
     #[test]

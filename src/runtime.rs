@@ -453,7 +453,7 @@ async fn deliver(api: &RuntimeApi, request_id: &str, outcome: Outcome) -> Result
 
 /// LIF-6: a call that fails for want of an answer, a server error or a missing request id is
 /// tried again a few times, then given up with one line saying why.
-async fn retry<T, F, Fut>(call: &str, mut attempt: F) -> Result<T, ApiError>
+async fn retry<T, F, Fut>(call: &'static str, mut attempt: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
@@ -469,10 +469,12 @@ where
             return Err(err);
         }
         if attempts >= API_ATTEMPTS {
-            tracing::error!(
-                "the Runtime API's {call} failed {API_ATTEMPTS} times, giving up: {err}"
-            );
-            return Err(err);
+            // Not logged here: the caller ends the loop and says why, once.
+            return Err(ApiError::GaveUp {
+                call,
+                attempts,
+                last: Box::new(err),
+            });
         }
         tracing::warn!(
             "the Runtime API's {call} failed (attempt {attempts} of {API_ATTEMPTS}): {err}"
@@ -485,7 +487,10 @@ where
 
 impl From<ApiError> for crate::Error {
     fn from(err: ApiError) -> crate::Error {
-        format!("the Runtime API {err}").into()
+        match err {
+            ApiError::GaveUp { .. } => err.to_string().into(),
+            other => format!("the Runtime API {other}").into(),
+        }
     }
 }
 

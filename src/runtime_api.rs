@@ -49,6 +49,12 @@ pub(crate) enum ApiError {
     Status { status: StatusCode, body: String },
     /// A `next` answer without `Lambda-Runtime-Aws-Request-Id`.
     MissingRequestId,
+    /// A call that kept failing (LIF-6).
+    GaveUp {
+        call: &'static str,
+        attempts: u32,
+        last: Box<ApiError>,
+    },
 }
 
 impl ApiError {
@@ -57,6 +63,7 @@ impl ApiError {
         match self {
             ApiError::Transport(_) | ApiError::MissingRequestId => true,
             ApiError::Status { status, .. } => status.is_server_error(),
+            ApiError::GaveUp { .. } => false,
         }
     }
 
@@ -74,6 +81,10 @@ impl fmt::Display for ApiError {
             ApiError::MissingRequestId => {
                 f.write_str("answered without a Lambda-Runtime-Aws-Request-Id header")
             }
+            ApiError::GaveUp { call, attempts, last } => write!(
+                f,
+                "the Runtime API's {call} failed {attempts} times, giving up: the Runtime API {last}"
+            ),
         }
     }
 }
