@@ -301,3 +301,72 @@ fn sam_template_layers_have_makefile_build_hooks() {
         assert!(targets.iter().any(|t| t == target), "Makefile has {target}");
     }
 }
+
+/// The `[dependencies]` table of the root Cargo.toml: crate names, each with the comment above
+/// its group (a comment serves the dependency lines that follow it up to a blank line).
+fn dependencies() -> Vec<(String, String)> {
+    let manifest = read("Cargo.toml");
+    let table = manifest
+        .split("\n[dependencies]\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .expect("a [dependencies] table");
+    let mut comments = String::new();
+    let mut found = Vec::new();
+    for line in table.lines() {
+        if line.trim().is_empty() {
+            comments.clear();
+        } else if let Some(comment) = line.trim().strip_prefix('#') {
+            comments.push_str(comment);
+        } else if let Some((name, _)) = line.split_once('=') {
+            found.push((name.trim().to_string(), comments.clone()));
+            if !line.contains('#') && FIELD.contains(&name.trim()) {
+                comments.clear();
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn shp1_one_crate_with_the_library_and_the_binary() {
+    // covers SHP-1 (static linking is checked by `make build-x86_64 build-arm64`)
+    let manifest = read("Cargo.toml");
+    assert!(manifest.contains("[lib]\nname = \"lambda_web_adapter\""));
+    assert!(manifest.contains("[[bin]]\nname = \"lambda-adapter\""));
+    assert!(
+        manifest.contains("panic = \"unwind\""),
+        "ERR-3: release builds unwind"
+    );
+}
+
+/// SPEC SHP-3's list of the field's own crates.
+const FIELD: [&str; 14] = [
+    "tokio",
+    "hyper",
+    "hyper-util",
+    "http-body-util",
+    "lambda_http",
+    "lambda_runtime",
+    "lambda-extension",
+    "tower",
+    "tower-http",
+    "serde",
+    "serde_json",
+    "url",
+    "tracing",
+    "tracing-subscriber",
+];
+
+#[test]
+fn shp3_dependencies_are_the_fields_crates_or_say_why() {
+    // covers SHP-3
+    for (name, reason) in dependencies() {
+        if !FIELD.contains(&name.as_str()) {
+            assert!(
+                !reason.trim().is_empty(),
+                "{name} is not one of SPEC SHP-3's crates and has no reason line"
+            );
+        }
+    }
+}

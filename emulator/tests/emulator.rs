@@ -1,4 +1,4 @@
-//! End to end: the real `lambda-emulator` binary with the real `lambda-adapter` as its extension
+//! End to end (covers PKG-6): the real `lambda-emulator` binary with the real `lambda-adapter` as its extension
 //! and a Python web app (`tests/apps/web_app.py`), driven over plain HTTP like curl would.
 //! Stub runtimes and extensions (also under `tests/apps/`) cover what the adapter cannot be made
 //! to do on purpose: never answer, never register, exit at once.
