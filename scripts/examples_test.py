@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make examples-test`: runs every example app through the local Lambda emulator with the adapter,
+"""`make examples-test` (covers PKG-5): runs every example app through the local Lambda emulator with the adapter,
 sends real requests, and checks the answers.
 
     examples_test.py EMULATOR ADAPTER [EXAMPLE ...]
