@@ -140,3 +140,33 @@ examples-test-offline: build-local
 .PHONY: soak
 soak:
 	$(CARGO) test --release --test soak_bench -- --ignored --nocapture
+
+# ---- Benchmarks (issue: a benchmark suite) ----
+.PHONY: bench compare-install bench-compare
+BENCH_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# The binary measured; COMPARE=/path/to/other/lambda-adapter adds a second one, run interleaved.
+LWA_BENCH_BIN ?= $(BENCH_TARGET_DIR)/release/lambda-adapter
+COMPARE ?=
+# Criterion's timing for `make bench`: short, so that the whole target stays under 10 minutes.
+CRITERION_ARGS ?= --warm-up-time 1 --measurement-time 2
+COMPARE_VERSION := 1.0.0-rc1
+COMPARE_ROOT := $(BENCH_TARGET_DIR)/compare
+
+# Criterion micro-benchmarks of event/response translation, then the end-to-end figures of the
+# real binary against a fake control plane: table on stdout, target/bench/results.md and .json.
+# Both bench binaries are compiled by one cargo call (their LTO links run side by side).
+bench: build
+	$(CARGO) bench --no-run --bench translation --bench e2e
+	$(CARGO) bench --bench translation -- $(CRITERION_ARGS)
+	LWA_BENCH_BIN="$(LWA_BENCH_BIN)" LWA_BENCH_COMPARE="$(COMPARE)" $(CARGO) bench --bench e2e
+
+# The published lambda_web_adapter $(COMPARE_VERSION) from crates.io into target/compare, for
+# comparison only (it is never a dependency). --locked first, as its lockfile was tested.
+compare-install:
+	test -x $(COMPARE_ROOT)/bin/lambda-adapter || \
+		$(CARGO) install --locked --root $(COMPARE_ROOT) lambda_web_adapter --version $(COMPARE_VERSION) || \
+		$(CARGO) install --root $(COMPARE_ROOT) lambda_web_adapter --version $(COMPARE_VERSION)
+
+# `make bench` with the published adapter as COMPARE: every figure with the ratio ours/theirs.
+bench-compare: compare-install
+	$(MAKE) bench COMPARE="$(abspath $(COMPARE_ROOT))/bin/lambda-adapter"
