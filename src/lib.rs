@@ -24,6 +24,7 @@
 //! }
 //! ```
 
+mod body;
 mod config;
 mod error;
 mod event;
@@ -540,13 +541,13 @@ pub mod bench_support {
     }
 
     /// The app's buffered response → the JSON payload posted to the Runtime API:
-    /// `response::to_lambda(..).to_json()`.
+    /// `response::to_lambda(..)`.
     pub fn response_to_lambda_json(
         source: Source,
         status: StatusCode,
         headers: &HeaderMap,
         body: Bytes,
     ) -> Bytes {
-        response::to_lambda(source.into(), status, headers, body).to_json()
+        response::to_lambda(source.into(), status, headers, body)
     }
 }

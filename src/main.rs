@@ -18,10 +18,19 @@ fn main() -> ExitCode {
     LogSettings::from_lookup(|name| std::env::var(name).ok()).init();
     Adapter::apply_runtime_proxy_config();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One invocation at a time (classic Lambda) runs best on one thread: no hand-over between
+    // threads on the request path. Managed Instances with AWS_LAMBDA_MAX_CONCURRENCY > 1 get a
+    // worker per core.
+    let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .is_some_and(|n| n > 1);
+    let mut builder = if concurrent {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!("cannot start the async runtime: {err}");

@@ -5,74 +5,96 @@
 //! `statusDescription`, and a pass-through event gets the app's JSON body as its result. Repeated
 //! headers are never dropped, and bodies that are not text travel as base64.
 
-use base64::Engine;
+use base64::display::Base64Display;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, SET_COOKIE, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, StatusCode};
-use serde::Serialize;
-use serde_json::value::RawValue;
+use serde::de::IgnoredAny;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::event::EventSource;
 
-/// The invocation result sent to the Runtime API.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub(crate) enum LambdaResponse {
-    /// An HTTP response in the shape the event's source expects.
-    Http(Value),
-    /// A pass-through event's result: the app's JSON as it sent it.
-    Raw(Box<RawValue>),
+/// A Lambda HTTP response document; the fields a source does not use are left out.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpResponse<'a> {
+    status_code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multi_value_headers: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cookies: Option<Vec<String>>,
+    body: BodyField<'a>,
+    is_base64_encoded: bool,
 }
 
-impl LambdaResponse {
-    /// The payload posted to the Runtime API.
-    pub(crate) fn to_json(&self) -> Bytes {
+/// The response body as it goes into the JSON: borrowed text, or bytes base64-encoded straight
+/// into the output (no intermediate copy of a large body).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum BodyField<'a> {
+    Text(&'a str),
+    Base64(&'a [u8]),
+}
+
+impl Serialize for BodyField<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            LambdaResponse::Http(value) => Bytes::from(value.to_string()),
-            LambdaResponse::Raw(raw) => Bytes::copy_from_slice(raw.get().as_bytes()),
+            BodyField::Text(text) => serializer.serialize_str(text),
+            BodyField::Base64(bytes) => {
+                serializer.collect_str(&Base64Display::new(bytes, &STANDARD))
+            }
         }
     }
 }
 
-/// Shapes a buffered app response for `source`.
+/// Shapes a buffered app response for `source`: the JSON payload posted to the Runtime API.
 pub(crate) fn to_lambda(
     source: EventSource,
     status: StatusCode,
     headers: &HeaderMap,
     body: Bytes,
-) -> LambdaResponse {
+) -> Bytes {
     if source == EventSource::PassThrough {
         return pass_through_result(body);
     }
-    let (body, is_base64) = encode_body(headers, body);
-    let mut response = Map::new();
-    response.insert("statusCode".into(), status.as_u16().into());
+    let field = body_field(headers, &body);
+    let mut response = HttpResponse {
+        status_code: status.as_u16(),
+        status_description: None,
+        headers: None,
+        multi_value_headers: None,
+        cookies: None,
+        is_base64_encoded: matches!(field, BodyField::Base64(_)),
+        body: field,
+    };
     match source {
-        EventSource::RestApi => {
-            response.insert("multiValueHeaders".into(), multi_value_headers(headers));
-        }
+        EventSource::RestApi => response.multi_value_headers = Some(multi_value_headers(headers)),
         EventSource::HttpApi => {
             let (headers, cookies) = joined_headers_and_cookies(headers);
-            response.insert("headers".into(), headers);
-            response.insert("cookies".into(), cookies.into());
+            response.headers = Some(headers);
+            response.cookies = Some(cookies);
         }
         EventSource::Alb { multi_value } => {
-            response.insert(
-                "statusDescription".into(),
-                status_description(status).into(),
-            );
+            response.status_description = Some(status_description(status));
             if multi_value {
-                response.insert("multiValueHeaders".into(), multi_value_headers(headers));
+                response.multi_value_headers = Some(multi_value_headers(headers));
             } else {
-                response.insert("headers".into(), single_value_headers(headers));
+                response.headers = Some(single_value_headers(headers));
             }
         }
         EventSource::PassThrough => {}
     }
-    response.insert("body".into(), body.into());
-    response.insert("isBase64Encoded".into(), is_base64.into());
-    LambdaResponse::Http(Value::Object(response))
+    let mut payload = Vec::with_capacity(body.len() / 3 * 4 + 1024);
+    match serde_json::to_writer(&mut payload, &response) {
+        Ok(()) => Bytes::from(payload),
+        // Writing strings and maps into a Vec cannot fail.
+        Err(_) => Bytes::from_static(b"null"),
+    }
 }
 
 /// `200 OK`, as ALB wants it.
@@ -85,17 +107,15 @@ fn status_description(status: StatusCode) -> String {
 
 /// The app's body as the result of a non-HTTP event: its JSON verbatim, text that is not JSON as
 /// a JSON string, nothing as `null`.
-fn pass_through_result(body: Bytes) -> LambdaResponse {
+fn pass_through_result(body: Bytes) -> Bytes {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return LambdaResponse::Http(Value::Null);
+        return Bytes::from_static(b"null");
     }
-    match std::str::from_utf8(&body)
-        .ok()
-        .and_then(|text| RawValue::from_string(text.to_string()).ok())
-    {
-        Some(raw) => LambdaResponse::Raw(raw),
-        None => LambdaResponse::Http(Value::String(String::from_utf8_lossy(&body).into_owned())),
+    if serde_json::from_slice::<IgnoredAny>(&body).is_ok() {
+        return body;
     }
+    serde_json::to_vec(&String::from_utf8_lossy(&body))
+        .map_or_else(|_| Bytes::from_static(b"null"), Bytes::from)
 }
 
 /// The headers sent back: all of the app's but `transfer-encoding` (RSP-6), which Lambda's
@@ -156,27 +176,14 @@ fn single_value_headers(headers: &HeaderMap) -> Value {
 }
 
 /// RSP-3: text stays text, anything else (or anything encoded) becomes base64.
-pub(crate) fn encode_body(headers: &HeaderMap, body: Bytes) -> (String, bool) {
-    if body.is_empty() {
-        return (String::new(), false);
-    }
+pub(crate) fn body_field<'a>(headers: &HeaderMap, body: &'a [u8]) -> BodyField<'a> {
     let may_be_text = !headers.contains_key(CONTENT_ENCODING)
         && headers
             .get(CONTENT_TYPE)
             .is_none_or(|ct| ct.to_str().is_ok_and(is_text_content_type));
-    if may_be_text {
-        match String::from_utf8(Vec::from(body)) {
-            Ok(text) => (text, false),
-            Err(not_utf8) => (
-                base64::engine::general_purpose::STANDARD.encode(not_utf8.as_bytes()),
-                true,
-            ),
-        }
-    } else {
-        (
-            base64::engine::general_purpose::STANDARD.encode(&body),
-            true,
-        )
+    match std::str::from_utf8(body) {
+        Ok(text) if may_be_text || body.is_empty() => BodyField::Text(text),
+        _ => BodyField::Base64(body),
     }
 }
 
@@ -237,8 +244,8 @@ mod tests {
         map
     }
 
-    fn json_of(response: LambdaResponse) -> Value {
-        serde_json::to_value(&response).unwrap()
+    fn json_of(payload: Bytes) -> Value {
+        serde_json::from_slice(&payload).unwrap()
     }
 
     #[test]
@@ -307,27 +314,37 @@ mod tests {
     #[test]
     fn binary_detection() {
         // covers RSP-3
-        let png = Bytes::from_static(&[0x89, b'P', b'N', b'G', 0, 0xff]);
-        assert!(encode_body(&headers(&[("content-type", "image/png")]), png.clone()).1);
+        let png: &[u8] = &[0x89, b'P', b'N', b'G', 0, 0xff];
+        let is_base64 = |h: &[(&'static str, &'static str)], body: &[u8]| {
+            matches!(body_field(&headers(h), body), BodyField::Base64(_))
+        };
+        assert!(is_base64(&[("content-type", "image/png")], png));
+        assert!(is_base64(&[], png), "no content type, not UTF-8");
         assert!(
-            encode_body(&headers(&[]), png.clone()).1,
-            "no content type, not UTF-8"
-        );
-        assert!(
-            encode_body(&headers(&[("content-type", "text/plain")]), png).1,
+            is_base64(&[("content-type", "text/plain")], png),
             "never mangled"
         );
-        assert!(
-            encode_body(
-                &headers(&[
-                    ("content-type", "application/json"),
-                    ("content-encoding", "gzip")
-                ]),
-                Bytes::from("x")
-            )
-            .1
+        assert!(is_base64(
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip")
+            ],
+            b"x"
+        ));
+        assert!(!is_base64(&[], b"plain"));
+        assert_eq!(
+            body_field(&headers(&[]), b"plain"),
+            BodyField::Text("plain")
         );
-        assert!(!encode_body(&headers(&[]), Bytes::from("plain")).1);
+        // Base64 is written straight into the JSON.
+        let r = json_of(to_lambda(
+            EventSource::HttpApi,
+            StatusCode::OK,
+            &headers(&[("content-type", "image/png")]),
+            Bytes::from_static(png),
+        ));
+        assert_eq!(r["body"], "iVBORwD/");
+        assert_eq!(r["isBase64Encoded"], true);
         for text in [
             "text/html; charset=utf-8",
             "application/json",
@@ -357,10 +374,7 @@ mod tests {
             &HeaderMap::new(),
             Bytes::from(r#"{"batchItemFailures": []}"#),
         );
-        assert_eq!(
-            serde_json::to_string(&r).unwrap(),
-            r#"{"batchItemFailures": []}"#
-        );
+        assert_eq!(r, r#"{"batchItemFailures": []}"#);
         let r = to_lambda(
             EventSource::PassThrough,
             StatusCode::OK,

@@ -9,7 +9,10 @@
 //! cannot answer properly, an HTTP client gets a small response of the adapter's own (502, 504).
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -203,7 +206,7 @@ impl<S> EventHandler<S> {
                     Reply::Streamed(body.map_err(Into::into).boxed_unsync()),
                 ));
             }
-            let body = body.collect().await.map_err(|err| {
+            let body = crate::body::read_all(body).await.map_err(|err| {
                 let err: crate::Error = err.into();
                 AdapterError::new(
                     ErrorKind::AppResponse,
@@ -213,7 +216,7 @@ impl<S> EventHandler<S> {
                     ),
                 )
             })?;
-            Ok((parts, Reply::Buffered(body.to_bytes())))
+            Ok((parts, Reply::Buffered(body)))
         };
         let exchanged = match deadline {
             Some((at, bound)) => tokio::time::timeout_at(at, exchange).await.unwrap_or_else(|_| {
@@ -234,8 +237,7 @@ impl<S> EventHandler<S> {
                 body,
             }),
             Ok((parts, Reply::Buffered(body))) => {
-                let payload =
-                    response::to_lambda(source, parts.status, &parts.headers, body).to_json();
+                let payload = response::to_lambda(source, parts.status, &parts.headers, body);
                 if payload.len() <= MAX_BUFFERED_RESPONSE {
                     return Ok(Outcome::Buffered(payload));
                 }
@@ -295,9 +297,9 @@ fn substitute(
                 .boxed_unsync(),
         });
     }
-    Ok(Outcome::Buffered(
-        response::to_lambda(source, status, &headers, body).to_json(),
-    ))
+    Ok(Outcome::Buffered(response::to_lambda(
+        source, status, &headers, body,
+    )))
 }
 
 /// ERR-2: when the app's answer is due (the deadline less a margin to post it), with the time
@@ -409,15 +411,41 @@ where
             .clone()
             .handle(invocation, function.clone())
             .instrument(span.clone());
-        let outcome = tokio::spawn(handling).await.unwrap_or_else(|failure| {
-            let error = AdapterError::new(
-                ErrorKind::Internal,
-                format!("the adapter failed while handling this invocation: {failure}"),
-            );
-            tracing::error!(parent: &span, "{error}");
-            Outcome::Failed(error)
-        });
+        let outcome = CatchPanic(Box::pin(handling))
+            .await
+            .unwrap_or_else(|panic| {
+                let error = AdapterError::new(
+                    ErrorKind::Internal,
+                    format!("the adapter failed while handling this invocation: {panic}"),
+                );
+                tracing::error!(parent: &span, "{error}");
+                Outcome::Failed(error)
+            });
         deliver(&api, &request_id, outcome).instrument(span).await?;
+    }
+}
+
+/// ERR-3: runs an invocation's future on the worker's own task (no hand-over to another thread),
+/// turning a panic into an error that fails only that invocation.
+struct CatchPanic<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let future = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|m| m.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_string());
+                Poll::Ready(Err(format!("panicked: {message}")))
+            }
+        }
     }
 }
 
@@ -513,6 +541,15 @@ mod tests {
         assert!(app_deadline(0, now).is_none());
         assert!(app_deadline(ms(now - Duration::from_secs(1)), now).is_none());
         assert!(app_deadline(ms(now), now).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_panic_fails_only_its_future() {
+        // covers ERR-3
+        let failed = CatchPanic(Box::pin(async { panic!("boom") })).await;
+        assert_eq!(failed.err().as_deref(), Some("panicked: boom"));
+        let fine = CatchPanic(Box::pin(async { 7 })).await;
+        assert_eq!(fine, Ok(7));
     }
 
     #[test]

@@ -121,11 +121,9 @@ impl RuntimeApi {
             .await
             .map_err(|e| ApiError::Transport(describe(&e)))?;
         let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
+        let body = crate::body::read_all(body)
             .await
-            .map_err(|e| ApiError::Transport(describe(&e)))?
-            .to_bytes();
+            .map_err(|e| ApiError::Transport(describe(&e)))?;
         Ok((parts.status, parts.headers, body))
     }
 
