@@ -13,9 +13,8 @@ as expected.
 import json
 import os
 import sys
-import time
 
-from emulator_run import ROOT, Emulator, request, say
+from emulator_run import ROOT, Emulator, request, say, server_sent_events
 
 BOLD, DIM, GREEN, RED, RESET = ("\033[1m", "\033[2m", "\033[32m", "\033[31m", "\033[0m") if sys.stdout.isatty() else ("",) * 5
 
@@ -60,20 +59,12 @@ def demo(port, emulator):
     emulator.show_output(0.2)
 
     step("4. Server-sent events, streamed as they are written", "GET", "/stream")
-    started = time.monotonic()
     _, response = request(port, "GET", "/stream")
     say(f"  < {response.status} {response.getheader('content-type')}")
     events = []
-    buffer = b""
-    while True:
-        data = response.read1(4096)
-        if not data:
-            break
-        buffer += data
-        while b"\n\n" in buffer:
-            event, buffer = buffer.split(b"\n\n", 1)
-            events.append(time.monotonic() - started)
-            say(f"  < +{events[-1] * 1000:5.0f} ms  {event.decode()}")
+    for seconds, event in server_sent_events(response):
+        events.append(seconds)
+        say(f"  < +{seconds * 1000:5.0f} ms  {event.decode()}")
     check(len(events) == 5, "5 events")
     check(events[-1] - events[0] > 0.3, "they arrived one by one, not all at the end")
     emulator.show_output(0.2)

@@ -84,3 +84,16 @@ def request(port, method, path, body=None, headers=None):
     return connection, connection.getresponse()
 
 
+
+
+def server_sent_events(response):
+    """Yields (seconds since the call, event bytes) for each event of an SSE response, as it arrives."""
+    started, buffer = time.monotonic(), b""
+    while True:
+        data = response.read1(4096)
+        if not data:
+            return
+        buffer += data
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            yield time.monotonic() - started, event

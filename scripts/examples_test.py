@@ -12,9 +12,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-from emulator_run import ROOT, Emulator, request, say
+from emulator_run import ROOT, Emulator, request, say, server_sent_events
 
 WORK = os.path.join(ROOT, "target", "examples")
 
@@ -50,15 +49,7 @@ def sse_python_setup():
 def sse_python_checks(port):
     _, response = request(port, "GET", "/stream?count=4&interval_ms=150")
     expect(response.status == 200 and response.getheader("content-type") == "text/event-stream", "an event stream")
-    arrivals, buffer, started = [], b"", time.monotonic()
-    while True:
-        data = response.read1(4096)
-        if not data:
-            break
-        buffer += data
-        while b"\n\n" in buffer:
-            event, buffer = buffer.split(b"\n\n", 1)
-            arrivals.append((time.monotonic() - started, event))
+    arrivals = list(server_sent_events(response))
     ticks = [e for _, e in arrivals if e.startswith(b"id:")]
     expect(len(ticks) == 4 and arrivals[-1][1].startswith(b"event: done"), "4 ticks, then done")
     expect(arrivals[3][0] - arrivals[0][0] > 0.3, "events arrived as written, not all at the end")
