@@ -25,7 +25,6 @@ use lambda_runtime::Config;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::{Service, ServiceExt};
-use tracing::Instrument;
 
 use crate::error::{AdapterError, ErrorKind};
 use crate::event::{self, EventSource};
@@ -166,10 +165,11 @@ impl<S> EventHandler<S> {
     where
         S: AppService<B>,
     {
+        let request_id = invocation.request_id.clone();
         match self.try_handle(invocation, function).await {
             Ok(outcome) => outcome,
             Err(err) => {
-                tracing::error!("{err}");
+                tracing::error!(request_id, "{err}");
                 Outcome::Failed(err)
             }
         }
@@ -183,6 +183,7 @@ impl<S> EventHandler<S> {
     where
         S: AppService<B>,
     {
+        let request_id = invocation.request_id.clone();
         let context = lambda_context(&invocation, function)?;
         let deadline = app_deadline(context.deadline, SystemTime::now());
         let event = std::str::from_utf8(&invocation.event)
@@ -250,9 +251,9 @@ impl<S> EventHandler<S> {
                         payload.len()
                     ),
                 );
-                substitute(source, false, error)
+                substitute(source, false, error, &request_id)
             }
-            Err(error) => substitute(source, streaming, error),
+            Err(error) => substitute(source, streaming, error, &request_id),
         }
     }
 }
@@ -263,6 +264,7 @@ fn substitute(
     source: EventSource,
     streaming: bool,
     error: AdapterError,
+    request_id: &str,
 ) -> Result<Outcome, AdapterError> {
     let (status, text) = match error.kind() {
         ErrorKind::AppUnreachable | ErrorKind::AppResponse => (
@@ -282,7 +284,7 @@ fn substitute(
     if source == EventSource::PassThrough {
         return Err(error);
     }
-    tracing::error!("{error}; answering {status}");
+    tracing::error!(request_id, "{error}; answering {status}");
     let mut headers = HeaderMap::new();
     headers.insert(
         CONTENT_TYPE,
@@ -405,12 +407,10 @@ where
             _ = stopped.wait_for(|stopped| *stopped) => return Ok(()),
             next = retry("next", || api.next()) => next?,
         };
+        // No tracing span per invocation: it costs more than the rest of the adapter's own work on
+        // a small request; the lines that concern an invocation carry its request id instead.
         let request_id = invocation.request_id.clone();
-        let span = tracing::info_span!("invoke", request_id = %request_id);
-        let handling = handler
-            .clone()
-            .handle(invocation, function.clone())
-            .instrument(span.clone());
+        let handling = handler.clone().handle(invocation, function.clone());
         let outcome = CatchPanic(Box::pin(handling))
             .await
             .unwrap_or_else(|panic| {
@@ -418,10 +418,10 @@ where
                     ErrorKind::Internal,
                     format!("the adapter failed while handling this invocation: {panic}"),
                 );
-                tracing::error!(parent: &span, "{error}");
+                tracing::error!(request_id, "{error}");
                 Outcome::Failed(error)
             });
-        deliver(&api, &request_id, outcome).instrument(span).await?;
+        deliver(&api, &request_id, outcome).await?;
     }
 }
 
@@ -468,11 +468,14 @@ async fn deliver(api: &RuntimeApi, request_id: &str, outcome: Outcome) -> Result
                 ErrorKind::ResponseTooLarge,
                 format!("the Runtime API refused the response: {err}"),
             );
-            tracing::error!("{error}");
+            tracing::error!(request_id, "{error}");
             Ok(retry("error", || api.fail(request_id, &error)).await?)
         }
         Err(err) if !err.is_transient() => {
-            tracing::error!("the Runtime API refused the result of this invocation: {err}");
+            tracing::error!(
+                request_id,
+                "the Runtime API refused the result of this invocation: {err}"
+            );
             Ok(())
         }
         Err(err) => Err(err.into()),
