@@ -129,40 +129,19 @@ async fn assert_serves_next(h: &Harness, tag: &str) {
     assert_no_panic(&h.adapter);
 }
 
-/// The first log line satisfying `wanted`, polled (bounded by `timeout`).
-async fn wait_log_line(
-    adapter: &AdapterProcess,
-    timeout: Duration,
-    wanted: impl Fn(&str) -> bool,
-) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(line) = adapter
-            .log_lines()
-            .into_iter()
-            .find(|line| wanted(&line.text))
-        {
-            return Some(line.text);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// A log line containing every one of `needles`; panics with the output when none comes.
 async fn expect_log(adapter: &AdapterProcess, needles: &[&str]) -> String {
-    wait_log_line(adapter, TIMEOUT, |line| {
-        needles.iter().all(|needle| line.contains(needle))
-    })
-    .await
-    .unwrap_or_else(|| {
-        panic!(
-            "no log line contains all of {needles:?}; adapter output:\n{}",
-            adapter.logs()
-        )
-    })
+    adapter
+        .wait_for_log_line(TIMEOUT, |line| {
+            needles.iter().all(|needle| line.contains(needle))
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "no log line contains all of {needles:?}; adapter output:\n{}",
+                adapter.logs()
+            )
+        })
 }
 
 /// Waits until at least `count` lines contain `needle`.

@@ -11,8 +11,7 @@ use bytes::{Bytes, BytesMut};
 use lambda_emulator::control_plane::{ChunkReceiver, PRELUDE_DELIMITER};
 use serde_json::Value;
 use support::{
-    events, AdapterProcess, Harness, InvocationHandle, InvocationResult, Reply, StreamedResponse,
-    TIMEOUT,
+    events, Harness, InvocationHandle, InvocationResult, Reply, StreamedResponse, TIMEOUT,
 };
 
 const STREAMING: (&str, &str) = ("AWS_LWA_INVOKE_MODE", "response_stream");
@@ -336,28 +335,6 @@ async fn str2_empty_bodies_give_a_complete_terminated_stream() {
     assert!(h.adapter.is_running());
 }
 
-/// Polls the adapter's output (bounded by `timeout`) for a line that satisfies `wanted`.
-async fn wait_log_line(
-    adapter: &AdapterProcess,
-    timeout: Duration,
-    wanted: impl Fn(&str) -> bool,
-) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(line) = adapter
-            .log_lines()
-            .into_iter()
-            .find(|line| wanted(&line.text))
-        {
-            return Some(line.text);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 // covers STR-3
 #[tokio::test]
 async fn str3_app_body_failure_ends_the_stream_with_error_trailers() {
@@ -419,10 +396,12 @@ async fn str3_app_body_failure_ends_the_stream_with_error_trailers() {
         "a readable errorMessage: {error}"
     );
 
-    let logged = wait_log_line(&h.adapter, TIMEOUT, |line| {
-        line.contains("ERROR") && line.contains(&request_id)
-    })
-    .await;
+    let logged = h
+        .adapter
+        .wait_for_log_line(TIMEOUT, |line| {
+            line.contains("ERROR") && line.contains(&request_id)
+        })
+        .await;
     assert!(
         logged.is_some(),
         "an error line names the failed invocation {request_id}; adapter output:\n{}",

@@ -286,6 +286,17 @@ impl AdapterProcess {
     /// The first line (from the start) containing `needle`; `None` after `timeout`, or as soon
     /// as the process has closed its output without printing it.
     pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
+        self.wait_for_log_line(timeout, |line| line.contains(needle))
+            .await
+    }
+
+    /// The first output line that satisfies `wanted`, waiting up to `timeout` (sooner once the
+    /// process has exited and its output is closed).
+    pub async fn wait_for_log_line(
+        &self,
+        timeout: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         let mut changes = self.logs.subscribe();
         let mut found = None;
         let waited = tokio::time::timeout(
@@ -294,7 +305,7 @@ impl AdapterProcess {
                 found = logs
                     .lines
                     .iter()
-                    .find(|line| line.text.contains(needle))
+                    .find(|line| wanted(&line.text))
                     .map(|line| line.text.clone());
                 found.is_some() || (logs.open_streams == 0 && !self.is_running())
             }),
