@@ -8,14 +8,14 @@ use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use lambda_emulator::control_plane::{ErrorOrigin, Registration};
 use lambda_emulator::ControlPlaneConfig;
 use serde_json::Value;
 use support::adapter::Stream;
 use support::app::TestAppBuilder;
 use support::{
-    events, AdapterCommand, AdapterProcess, ControlPlane, InvocationResult, Reply, TestApp, TIMEOUT,
+    events, invoke, AdapterCommand, AdapterProcess, ControlPlane, InvocationResult, Reply, TestApp,
+    TIMEOUT,
 };
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
@@ -81,18 +81,6 @@ async fn assert_still_probing(
         "the runtime loop started although the app is not ready; adapter output:\n{}",
         adapter.logs()
     );
-}
-
-async fn invoke(
-    cp: &ControlPlane,
-    adapter: &AdapterProcess,
-    event: impl Into<Bytes>,
-) -> InvocationResult {
-    let invocation = cp.invoke(event);
-    match invocation.result(TIMEOUT).await {
-        Ok(result) => result,
-        Err(timeout) => panic!("{timeout}; adapter output:\n{}", adapter.logs()),
-    }
 }
 
 /// The JSON echo the test app answered with, from a buffered HTTP response.

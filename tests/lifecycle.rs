@@ -19,9 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
-use support::{
-    events, AdapterCommand, AdapterProcess, ControlPlane, InvocationResult, TestApp, TIMEOUT,
-};
+use support::{events, invoke, AdapterCommand, AdapterProcess, ControlPlane, TestApp, TIMEOUT};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -31,18 +29,6 @@ fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
         .envs(env.iter().copied())
         .spawn()
         .expect("the adapter binary starts")
-}
-
-async fn invoke(
-    cp: &ControlPlane,
-    adapter: &AdapterProcess,
-    event: impl Into<Bytes>,
-) -> InvocationResult {
-    let invocation = cp.invoke(event);
-    match invocation.result(TIMEOUT).await {
-        Ok(result) => result,
-        Err(timeout) => panic!("{timeout}; adapter output:\n{}", adapter.logs()),
-    }
 }
 
 async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess) {

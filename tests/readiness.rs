@@ -5,11 +5,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::Method;
-use support::{
-    events, AdapterCommand, AdapterProcess, ControlPlane, InvocationResult, TestApp, TIMEOUT,
-};
+use support::{events, invoke, AdapterCommand, AdapterProcess, ControlPlane, TestApp, TIMEOUT};
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
 const ASYNC_INIT_BOUND: Duration = Duration::from_secs(20);
@@ -38,18 +35,6 @@ async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess, within: 
             "the adapter never polled invocation/next within {within:?}; its output:\n{}",
             adapter.logs()
         );
-    }
-}
-
-async fn invoke(
-    cp: &ControlPlane,
-    adapter: &AdapterProcess,
-    event: impl Into<Bytes>,
-) -> InvocationResult {
-    let invocation = cp.invoke(event);
-    match invocation.result(TIMEOUT).await {
-        Ok(result) => result,
-        Err(timeout) => panic!("{timeout}; adapter output:\n{}", adapter.logs()),
     }
 }
 

@@ -87,3 +87,17 @@ impl Harness {
         }
     }
 }
+
+/// Invokes through `cp` with default options and waits for the result; panics with the
+/// adapter's output if none comes within [`TIMEOUT`]. For tests that start the pieces themselves.
+pub async fn invoke(
+    cp: &ControlPlane,
+    adapter: &AdapterProcess,
+    event: impl Into<Bytes>,
+) -> InvocationResult {
+    let invocation = cp.invoke(event);
+    match invocation.result(TIMEOUT).await {
+        Ok(result) => result,
+        Err(timeout) => panic!("{timeout}; adapter output:\n{}", adapter.logs()),
+    }
+}
