@@ -405,18 +405,7 @@ async fn cfg4_readiness_path_is_probed() {
 
 /// An app whose readiness path answers 500 and the adapter with `env`.
 async fn app_answering_500(env: &[(&str, &str)]) -> (TestApp, ControlPlane, AdapterProcess) {
-    let app = TestApp::builder()
-        .readiness_status(500)
-        .start()
-        .await
-        .unwrap();
-    let port = app.port().to_string();
-    let mut all = vec![("AWS_LWA_PORT", port.as_str())];
-    all.extend_from_slice(env);
-    let cp = control_plane().await;
-    let adapter = spawn(&cp, &all);
-    registered(&cp, &adapter).await;
-    (app, cp, adapter)
+    app_with_readiness_status(500, env).await
 }
 
 // covers CFG-5
