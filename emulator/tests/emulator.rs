@@ -147,6 +147,13 @@ async fn raw_invocations_take_any_event() {
 async fn http_api_v2_source_end_to_end() {
     let emulator = start(EmulatorCommand::new().args(["--source", "v2"])).await;
     let answer = get(emulator.addr, "/echo?x=1&x=2", &[("cookie", "s=1")]).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "{}\n{}",
+        String::from_utf8_lossy(&answer.body),
+        emulator.output()
+    );
     let seen = Seen(answer.json());
     assert_eq!(seen.target(), "/echo?x=1&x=2");
     assert_eq!(seen.headers("cookie"), ["s=1"]);

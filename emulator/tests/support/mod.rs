@@ -10,6 +10,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -74,9 +75,33 @@ pub fn app_script(name: &str) -> PathBuf {
     path
 }
 
-/// A loopback port that was free a moment ago (for the app, whose port the adapter must know
-/// before the app starts).
+/// A loopback port for the app, which the adapter must know before the app starts.
+///
+/// A port that was merely free a moment ago (bound to port 0, then let go) is not enough: while
+/// the tests run in parallel, the kernel hands the same ephemeral port to another test's emulator
+/// or connection, and the adapter's readiness check then finds someone else's listener. So the
+/// port comes from below the kernel's ephemeral range, where nothing binds on its own, and is
+/// derived from this process's id (unique among the running tests) and a per-process counter,
+/// skipping any port that turns out to be busy.
 pub fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 10_000;
+    const PER_PROCESS: u32 = 16;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_start.saturating_sub(FIRST) / PER_PROCESS * PER_PROCESS;
+    if span >= PER_PROCESS * 64 {
+        for _ in 0..PER_PROCESS {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed) % PER_PROCESS;
+            let port = FIRST + (std::process::id() * PER_PROCESS + n) % span;
+            if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+                return port as u16;
+            }
+        }
+    }
+    // An unusual port range, or every candidate busy: a port that was free a moment ago.
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
