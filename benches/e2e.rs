@@ -480,6 +480,9 @@ impl Bench {
         let batch = self.counts.throughput / self.counts.throughput_batches;
         let mut done = vec![0usize; n];
         let mut took = vec![Duration::ZERO; n];
+        // The bench process (control plane and app) shares the two cores with the adapter: its
+        // CPU per invocation bounds how far a cheaper adapter can raise the throughput.
+        let mut harness_cpu = vec![Some(Duration::ZERO); n];
         let cpu_at_start: Vec<Option<Duration>> =
             running.iter().map(|a| a.adapter.cpu_time()).collect();
         for round in 0..self.counts.throughput_batches {
@@ -488,9 +491,13 @@ impl Bench {
             }
             for index in order(n, round) {
                 let started = Instant::now();
+                let harness_before = cpu_time("self");
                 let finished = closed_loop(&running[index].cp, &small, batch, budget).await?;
                 took[index] += started.elapsed();
                 done[index] += finished;
+                harness_cpu[index] = harness_cpu[index]
+                    .zip(cpu_time("self").zip(harness_before))
+                    .map(|(sum, (after, before))| sum + after.saturating_sub(before));
             }
         }
         self.report.row(
@@ -508,6 +515,20 @@ impl Bench {
             "(e) adapter CPU time per invocation (all threads, user + system)",
             Unit::Micros,
             cpu_per_invocation(&running, &cpu_at_start, &done),
+            None,
+        );
+        self.report.row(
+            "e.harness_cpu",
+            "(e) bench process (control plane + app) CPU time per invocation",
+            Unit::Micros,
+            harness_cpu
+                .iter()
+                .zip(&done)
+                .map(|(cpu, count)| {
+                    let cpu = (*cpu)?;
+                    (*count > 0).then(|| cpu.as_secs_f64() * 1e6 / *count as f64)
+                })
+                .collect(),
             None,
         );
         let seen: Vec<String> = running
@@ -1043,13 +1064,7 @@ impl Adapter {
 
     /// CPU time of all its threads so far (`/proc/<pid>/task/*/schedstat`, in ns).
     fn cpu_time(&self) -> Option<Duration> {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid?)).ok()?;
-        let mut total = 0u64;
-        for task in tasks.flatten() {
-            let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
-            total += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
-        }
-        Some(Duration::from_nanos(total))
+        cpu_time(&self.pid?.to_string())
     }
 
     async fn stop(mut self) {
@@ -1099,6 +1114,17 @@ impl Running {
 }
 
 /// Each adapter's CPU time since `start`, per invocation, in µs.
+/// CPU time used so far by all threads of process `pid` (a number, or `self`).
+fn cpu_time(pid: &str) -> Option<Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
 fn cpu_per_invocation(
     running: &[Running],
     start: &[Option<Duration>],
