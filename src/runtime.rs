@@ -353,7 +353,7 @@ where
     S: AppService<B>,
     B: AppBody,
 {
-    let api = RuntimeApi::new(&settings.runtime_api, settings.concurrency);
+    let api = RuntimeApi::new(&settings.runtime_api)?;
     if settings.snap_start {
         // The snapshot is taken while this call waits; it returns in the restored environment.
         retry("restore/next", || api.restore_next()).await?;
@@ -362,7 +362,7 @@ where
     let mut workers = JoinSet::new();
     for _ in 0..settings.concurrency {
         workers.spawn(worker(
-            api.clone(),
+            api.for_worker(),
             handler.clone(),
             settings.function.clone(),
             stopped.clone(),

@@ -7,18 +7,19 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use crate::error::AdapterError;
 use crate::readiness::describe;
@@ -89,41 +90,77 @@ impl fmt::Display for ApiError {
     }
 }
 
-/// The Runtime API at one address.
-#[derive(Clone)]
+/// A client of the Runtime API at one address, with one keep-alive connection of its own.
+///
+/// Each invocation worker has its own client (see [`RuntimeApi::for_worker`]), and its calls are
+/// sequential, so the connection is simply taken for a call and put back once the answer is read:
+/// no pool, no per-request task. A connection the Runtime API has closed is replaced before use.
 pub(crate) struct RuntimeApi {
-    client: Client<HttpConnector, ApiBody>,
-    origin: String,
+    address: Arc<str>,
+    host: HeaderValue,
+    idle: Mutex<Option<SendRequest<ApiBody>>>,
 }
 
 impl RuntimeApi {
-    /// A client of the Runtime API at `address` (`host:port`), with up to `connections` pooled
-    /// connections (one per concurrent invocation).
-    pub(crate) fn new(address: &str, connections: usize) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(connections)
-            .build(connector);
+    /// A client of the Runtime API at `address` (`host:port`).
+    pub(crate) fn new(address: &str) -> Result<Self, crate::Error> {
+        let host = HeaderValue::from_str(address)
+            .map_err(|_| format!("the Runtime API address {address:?} is not usable"))?;
+        Ok(RuntimeApi {
+            address: address.into(),
+            host,
+            idle: Mutex::new(None),
+        })
+    }
+
+    /// Another client of the same Runtime API, with a connection of its own.
+    pub(crate) fn for_worker(&self) -> Self {
         RuntimeApi {
-            client,
-            origin: format!("http://{address}"),
+            address: self.address.clone(),
+            host: self.host.clone(),
+            idle: Mutex::new(None),
         }
+    }
+
+    /// The kept connection if it is still usable, else a new one.
+    async fn connection(&self) -> Result<SendRequest<ApiBody>, ApiError> {
+        let kept = self.idle.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut sender) = kept {
+            if sender.ready().await.is_ok() {
+                return Ok(sender);
+            }
+        }
+        let stream = TcpStream::connect(&*self.address)
+            .await
+            .map_err(|e| ApiError::Transport(format!("cannot connect to {}: {e}", self.address)))?;
+        // A streamed chunk must leave at once, not when Nagle's algorithm lets it.
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ApiError::Transport(describe(&e)))?;
+        tokio::spawn(async move {
+            // Its end (closed by the Runtime API, or dropped with the client) needs no action:
+            // the next call finds the connection gone and opens another.
+            let _ = connection.await;
+        });
+        Ok(sender)
     }
 
     async fn send(
         &self,
-        request: Request<ApiBody>,
+        mut request: Request<ApiBody>,
     ) -> Result<(StatusCode, HeaderMap, Bytes), ApiError> {
-        let response = self
-            .client
-            .request(request)
+        request.headers_mut().insert(HOST, self.host.clone());
+        let mut sender = self.connection().await?;
+        let response = sender
+            .send_request(request)
             .await
             .map_err(|e| ApiError::Transport(describe(&e)))?;
         let (parts, body) = response.into_parts();
         let body = crate::body::read_all(body)
             .await
             .map_err(|e| ApiError::Transport(describe(&e)))?;
+        *self.idle.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
         Ok((parts.status, parts.headers, body))
     }
 
@@ -135,7 +172,7 @@ impl RuntimeApi {
     ) -> Result<Request<ApiBody>, ApiError> {
         Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.origin))
+            .uri(path)
             .body(body)
             .map_err(|e| ApiError::Transport(format!("cannot build the request to {path}: {e}")))
     }
