@@ -110,7 +110,7 @@ impl Counts {
     fn from_env() -> Counts {
         let quick = std::env::var("LWA_BENCH_QUICK").is_ok_and(|v| v == "1");
         let mut counts = Counts::planned(quick);
-        // More start-up samples for a steadier (a)/(b) tail: `LWA_BENCH_STARTS=100`.
+        // Another number of start-up samples for (a)/(b): `LWA_BENCH_STARTS=25`.
         if let Some(starts) = std::env::var("LWA_BENCH_STARTS")
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
@@ -137,8 +137,8 @@ impl Counts {
                 throughput: 5_000,
                 throughput_batches: 5,
                 stream_warm: 200,
-                stream_idle: 5,
-                starts: 25,
+                stream_idle: 9,
+                starts: 100,
                 echo_rounds: 10,
             }
         }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::Uri;
 use http_body_util::Full;
 use tokio::net::TcpStream;
-use tokio::time::{sleep, sleep_until, Instant};
+use tokio::time::{sleep_until, Instant};
 
 use crate::AppClient;
 
@@ -87,6 +87,9 @@ impl ReadinessCheck {
         let give_up = limit.map(|limit| started + limit);
         let mut next_report = started + REPORT_INTERVAL;
         let mut last = String::from("no answer yet");
+        // Probes start on a fixed 10 ms schedule, whatever each one took, so an app that starts
+        // listening is found within one interval (a probe slower than that is followed at once).
+        let mut next_probe = started;
         loop {
             let probe = self.probe(client);
             tokio::pin!(probe);
@@ -115,7 +118,8 @@ impl ReadinessCheck {
                     last,
                 });
             }
-            sleep(PROBE_INTERVAL).await;
+            next_probe = (next_probe + PROBE_INTERVAL).max(Instant::now());
+            sleep_until(next_probe).await;
         }
     }
 }
