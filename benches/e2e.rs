@@ -524,10 +524,7 @@ impl Bench {
             harness_cpu
                 .iter()
                 .zip(&done)
-                .map(|(cpu, count)| {
-                    let cpu = (*cpu)?;
-                    (*count > 0).then(|| cpu.as_secs_f64() * 1e6 / *count as f64)
-                })
+                .map(|(cpu, count)| micros_per_invocation((*cpu)?, *count))
                 .collect(),
             None,
         );
@@ -1125,6 +1122,11 @@ fn cpu_time(pid: &str) -> Option<Duration> {
     Some(Duration::from_nanos(total))
 }
 
+/// `cpu` spread over `count` invocations, in µs; `None` for no invocations.
+fn micros_per_invocation(cpu: Duration, count: usize) -> Option<f64> {
+    (count > 0).then(|| cpu.as_secs_f64() * 1e6 / count as f64)
+}
+
 fn cpu_per_invocation(
     running: &[Running],
     start: &[Option<Duration>],
@@ -1136,7 +1138,7 @@ fn cpu_per_invocation(
         .zip(invocations)
         .map(|((adapter, start), count)| {
             let used = adapter.adapter.cpu_time()?.checked_sub((*start)?)?;
-            (*count > 0).then(|| used.as_secs_f64() * 1e6 / *count as f64)
+            micros_per_invocation(used, *count)
         })
         .collect()
 }
