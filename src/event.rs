@@ -36,24 +36,45 @@ pub(crate) enum EventSource {
 pub(crate) struct RawRequestContext(pub(crate) String);
 
 /// Turns an event into the HTTP request it describes.
+///
+/// One pass reads the fields of all HTTP event shapes and tells the sources apart from them.
+/// Only an event that does not fit those fields (a wrong type, say) is looked at again by the
+/// tolerant [`classify`]: an HTTP event is then malformed, anything else is passed through.
 pub(crate) fn parse(event: &str) -> Result<(EventSource, Request), AdapterError> {
-    let source = classify(event);
-    let request = match source {
-        EventSource::PassThrough => {
-            serde_json::from_str::<IgnoredAny>(event)
-                .map_err(|e| AdapterError::invalid_event(format!("the event is not JSON: {e}")))?;
-            pass_through(event)
-        }
-        source => {
-            let http: HttpEvent<'_> = serde_json::from_str(event).map_err(|e| {
-                AdapterError::invalid_event(format!("malformed HTTP event: {}", json_problem(&e)))
-            })?;
-            http.into_request(source)?
-        }
+    let parsed = if is_object(event) {
+        serde_json::from_str::<HttpEvent<'_>>(event)
+    } else {
+        serde_json::from_str::<IgnoredAny>(event)
+            .map_err(|e| AdapterError::invalid_event(format!("the event is not JSON: {e}")))?;
+        return Ok(tag(EventSource::PassThrough, pass_through(event)));
     };
-    let mut request = request;
+    match parsed {
+        Ok(http) => match http.source() {
+            (EventSource::PassThrough, _) => Ok(tag(EventSource::PassThrough, pass_through(event))),
+            (source, method) => Ok(tag(source, http.into_request(source, method)?)),
+        },
+        Err(err) => match classify(event) {
+            EventSource::PassThrough => {
+                serde_json::from_str::<IgnoredAny>(event).map_err(|e| {
+                    AdapterError::invalid_event(format!("the event is not JSON: {e}"))
+                })?;
+                Ok(tag(EventSource::PassThrough, pass_through(event)))
+            }
+            _ => Err(AdapterError::invalid_event(format!(
+                "malformed HTTP event: {}",
+                json_problem(&err)
+            ))),
+        },
+    }
+}
+
+fn is_object(event: &str) -> bool {
+    event.trim_start().starts_with('{')
+}
+
+fn tag(source: EventSource, mut request: Request) -> (EventSource, Request) {
     request.extensions_mut().insert(source);
-    Ok((source, request))
+    (source, request)
 }
 
 /// What is wrong with an event's JSON, without quoting the value that was wrong: it may be a
@@ -72,26 +93,21 @@ fn json_problem(err: &serde_json::Error) -> String {
 /// The few fields that tell the event sources apart (the order and tests follow PROTOCOL.md).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-struct Probe {
+struct Probe<'a> {
     version: Option<String>,
     http_method: Option<IgnoredAny>,
     raw_path: Option<IgnoredAny>,
     multi_value_headers: Option<IgnoredAny>,
-    request_context: Option<ContextProbe>,
+    #[serde(borrow)]
+    request_context: Option<ContextProbe<'a>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct ContextProbe {
-    elb: Option<IgnoredAny>,
-    http: Option<IgnoredAny>,
-}
-
-fn classify(event: &str) -> EventSource {
-    if !event.trim_start().starts_with('{') {
+/// The source of an event whatever the types of its fields (the reference for [`parse`]).
+pub(crate) fn classify(event: &str) -> EventSource {
+    if !is_object(event) {
         return EventSource::PassThrough;
     }
-    let Ok(probe) = serde_json::from_str::<Probe>(event) else {
+    let Ok(probe) = serde_json::from_str::<Probe<'_>>(event) else {
         return EventSource::PassThrough;
     };
     let Some(context) = probe.request_context else {
@@ -122,32 +138,35 @@ fn pass_through(event: &str) -> Request {
     request
 }
 
-/// The fields of the three HTTP event shapes; each source reads the ones it has.
+/// The fields of the three HTTP event shapes; each source reads the ones it has. Strings are
+/// borrowed from the event where they have no escapes, so most fields cost no allocation.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct HttpEvent<'a> {
-    #[serde(default)]
-    http_method: Option<String>,
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    raw_path: Option<String>,
-    #[serde(default)]
-    raw_query_string: Option<String>,
-    #[serde(default)]
-    cookies: Option<Vec<String>>,
-    #[serde(default)]
-    headers: Pairs<String>,
-    #[serde(default)]
-    multi_value_headers: Pairs<Vec<String>>,
-    #[serde(default)]
-    query_string_parameters: Pairs<String>,
-    #[serde(default)]
-    multi_value_query_string_parameters: Pairs<Vec<String>>,
-    #[serde(borrow)]
-    request_context: &'a RawValue,
-    /// Borrowed from the event where it has no escapes (always, for base64), so a large body is
-    /// copied once, when it is decoded.
+    #[serde(default, borrow)]
+    version: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    http_method: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    path: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    raw_path: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    raw_query_string: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    cookies: Option<Vec<Text<'a>>>,
+    #[serde(default, borrow)]
+    headers: Pairs<'a, Text<'a>>,
+    /// `None` when absent or null: an ALB target group without multi-value headers.
+    #[serde(default, borrow)]
+    multi_value_headers: Option<Pairs<'a, Vec<Text<'a>>>>,
+    #[serde(default, borrow)]
+    query_string_parameters: Pairs<'a, Text<'a>>,
+    #[serde(default, borrow)]
+    multi_value_query_string_parameters: Pairs<'a, Vec<Text<'a>>>,
+    #[serde(default, borrow)]
+    request_context: Option<&'a RawValue>,
+    /// A large body is copied once, when it is decoded (base64 never has escapes).
     #[serde(default, borrow)]
     body: Option<Text<'a>>,
     #[serde(default)]
@@ -159,30 +178,75 @@ struct HttpEvent<'a> {
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The members of `requestContext` that tell the sources apart.
 #[derive(Deserialize)]
-struct HttpApiContext {
-    http: HttpApiMethod,
+struct ContextProbe<'a> {
+    #[serde(default)]
+    elb: Option<IgnoredAny>,
+    #[serde(default, borrow)]
+    http: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
-struct HttpApiMethod {
-    method: String,
+struct HttpApiMethod<'a> {
+    #[serde(borrow)]
+    method: Text<'a>,
 }
 
-impl HttpEvent<'_> {
-    fn into_request(self, source: EventSource) -> Result<Request, AdapterError> {
+impl<'a> HttpEvent<'a> {
+    /// The same decision as [`classify`], from the parsed fields; with `requestContext.http`,
+    /// where an HTTP API event has its method.
+    fn source(&self) -> (EventSource, Option<&'a RawValue>) {
+        let Some(context) = self
+            .request_context
+            .and_then(|raw| serde_json::from_str::<ContextProbe<'a>>(raw.get()).ok())
+        else {
+            return (EventSource::PassThrough, None);
+        };
+        let source = if context.elb.is_some() {
+            EventSource::Alb {
+                multi_value: self.multi_value_headers.is_some(),
+            }
+        } else if context.http.is_some()
+            && (self.raw_path.is_some() || self.version.as_deref() == Some("2.0"))
+        {
+            EventSource::HttpApi
+        } else if self.http_method.is_some() {
+            EventSource::RestApi
+        } else {
+            EventSource::PassThrough
+        };
+        (source, context.http)
+    }
+
+    fn into_request(
+        self,
+        source: EventSource,
+        http: Option<&RawValue>,
+    ) -> Result<Request, AdapterError> {
         let method = match source {
             EventSource::HttpApi => {
-                let context: HttpApiContext = serde_json::from_str(self.request_context.get())
-                    .map_err(|e| {
+                let method: HttpApiMethod<'_> =
+                    serde_json::from_str(http.map_or("null", RawValue::get)).map_err(|e| {
                         AdapterError::invalid_event(format!(
                             "requestContext.http.method: {}",
                             json_problem(&e)
                         ))
                     })?;
-                context.http.method
+                method.method.0
             }
-            _ => self.http_method.clone().unwrap_or_default(),
+            _ => self
+                .http_method
+                .as_ref()
+                .map_or(Cow::Borrowed(""), |m| Cow::Borrowed(&**m)),
         };
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| AdapterError::invalid_event(format!("invalid HTTP method {method:?}")))?;
@@ -199,7 +263,14 @@ impl HttpEvent<'_> {
 
         let mut headers = self.header_map()?;
         if let Some(cookies) = self.cookies.as_ref().filter(|c| !c.is_empty()) {
-            let value = HeaderValue::from_str(&cookies.join("; ")).map_err(|_| {
+            let mut joined = String::new();
+            for cookie in cookies {
+                if !joined.is_empty() {
+                    joined.push_str("; ");
+                }
+                joined.push_str(cookie);
+            }
+            let value = HeaderValue::from_str(&joined).map_err(|_| {
                 AdapterError::invalid_event("a cookie contains bytes not allowed in a header")
             })?;
             headers.insert(http::header::COOKIE, value);
@@ -212,7 +283,9 @@ impl HttpEvent<'_> {
         *request.headers_mut() = headers;
         request
             .extensions_mut()
-            .insert(RawRequestContext(compact_json(self.request_context.get())));
+            .insert(RawRequestContext(compact_json(
+                self.request_context.map_or("{}", RawValue::get),
+            )));
         Ok(request)
     }
 
@@ -266,8 +339,10 @@ impl HttpEvent<'_> {
     /// Every value of every header: the multi-value map where the event has one (it holds all
     /// values; v1's `headers` holds only the last), then single-value headers it does not name.
     fn header_map(&self) -> Result<HeaderMap, AdapterError> {
-        let mut headers = HeaderMap::new();
-        for (name, values) in &self.multi_value_headers.0 {
+        let multi_value = self.multi_value_headers.as_ref().map_or(&[][..], |m| &m.0);
+        // Room for the event's headers and the few the adapter adds (contexts, cookie, host).
+        let mut headers = HeaderMap::with_capacity(multi_value.len() + self.headers.0.len() + 6);
+        for (name, values) in multi_value {
             let name = header_name(name)?;
             for value in values {
                 headers.append(name.clone(), header_value(&name, value)?);
@@ -379,43 +454,45 @@ fn request_uri(path: &str, query: &str) -> Result<Uri, AdapterError> {
 /// kept as they are (they cannot hold raw line breaks).
 pub(crate) fn compact_json(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
+    // `json[copied..]` is not in `out` yet; every cut is at an ASCII byte, a char boundary.
+    let mut copied = 0;
     let mut in_string = false;
     let mut escaped = false;
-    for c in json.chars() {
+    for (at, byte) in json.bytes().enumerate() {
         if in_string {
-            out.push(c);
-            match c {
+            match byte {
                 _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
                 _ => {}
             }
-        } else if c == '"' {
+        } else if byte == b'"' {
             in_string = true;
-            out.push(c);
-        } else if !c.is_ascii_whitespace() {
-            out.push(c);
+        } else if byte.is_ascii_whitespace() {
+            out.push_str(&json[copied..at]);
+            copied = at + 1;
         }
     }
+    out.push_str(&json[copied..]);
     out
 }
 
 /// A JSON object read as an ordered list of pairs; `null` (or absent) is empty and `null`
 /// values are skipped. Keeps the order of query parameters as the event lists them.
-struct Pairs<V>(Vec<(String, V)>);
+struct Pairs<'a, V>(Vec<(Text<'a>, V)>);
 
-impl<V> Default for Pairs<V> {
+impl<V> Default for Pairs<'_, V> {
     fn default() -> Self {
         Pairs(Vec::new())
     }
 }
 
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for Pairs<V> {
+impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Pairs<'a, V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PairsVisitor<V>(std::marker::PhantomData<V>);
+        struct PairsVisitor<'a, V>(std::marker::PhantomData<(Text<'a>, V)>);
 
-        impl<'de, V: Deserialize<'de>> Visitor<'de> for PairsVisitor<V> {
-            type Value = Pairs<V>;
+        impl<'de: 'a, 'a, V: Deserialize<'de>> Visitor<'de> for PairsVisitor<'a, V> {
+            type Value = Pairs<'a, V>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an object or null")
@@ -437,8 +514,8 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Pairs<V> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut pairs = Vec::new();
-                while let Some((key, value)) = map.next_entry::<String, Option<V>>()? {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some((key, value)) = map.next_entry::<Text<'a>, Option<V>>()? {
                     if let Some(value) = value {
                         pairs.push((key, value));
                     }
@@ -476,35 +553,46 @@ mod tests {
         }
     }
 
+    /// The source `classify` finds, and the one `parse` finds in its single pass: the same.
+    fn source_of(event: &serde_json::Value) -> EventSource {
+        let text = event.to_string();
+        let classified = classify(&text);
+        let parsed = parse(&text).map(|(source, _)| source);
+        assert_eq!(parsed.ok(), Some(classified), "{event}");
+        classified
+    }
+
     #[test]
     fn classifies_every_source() {
         // covers EVT-7 (the order of PROTOCOL.md)
-        assert_eq!(classify(&rest(json!({})).to_string()), EventSource::RestApi);
+        assert_eq!(source_of(&rest(json!({}))), EventSource::RestApi);
         let v2 = json!({"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}});
-        assert_eq!(classify(&v2.to_string()), EventSource::HttpApi);
+        assert_eq!(source_of(&v2), EventSource::HttpApi);
+        let v2_without_raw_path =
+            json!({"version": "2.0", "requestContext": {"http": {"method": "GET"}}});
+        assert_eq!(source_of(&v2_without_raw_path), EventSource::HttpApi);
+        let raw_path_without_version =
+            json!({"rawPath": "/", "requestContext": {"http": {"method": "GET"}}});
+        assert_eq!(source_of(&raw_path_without_version), EventSource::HttpApi);
         let alb = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {"targetGroupArn": "x"}}, "headers": {}});
-        assert_eq!(
-            classify(&alb.to_string()),
-            EventSource::Alb { multi_value: false }
-        );
+        assert_eq!(source_of(&alb), EventSource::Alb { multi_value: false });
         let alb = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {}}, "multiValueHeaders": {}});
-        assert_eq!(
-            classify(&alb.to_string()),
-            EventSource::Alb { multi_value: true }
-        );
+        assert_eq!(source_of(&alb), EventSource::Alb { multi_value: true });
+        let alb = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {}}, "multiValueHeaders": null});
+        assert_eq!(source_of(&alb), EventSource::Alb { multi_value: false });
         for other in [
             json!({"Records": [{"eventSource": "aws:sqs", "body": "hi"}]}),
             json!({"httpMethod": "GET", "apiPath": "/x", "agent": {}}),
+            json!({"version": "2.0", "requestContext": {"accountId": "1"}}),
+            json!({"headers": 5, "body": {"custom": true}}),
+            json!({"version": 2, "requestContext": {"http": {}}, "rawPath": "/"}),
             json!([1, 2]),
             json!("text"),
             json!(null),
             json!({"requestContext": "not an object"}),
+            json!({"requestContext": null, "httpMethod": "GET"}),
         ] {
-            assert_eq!(
-                classify(&other.to_string()),
-                EventSource::PassThrough,
-                "{other}"
-            );
+            assert_eq!(source_of(&other), EventSource::PassThrough, "{other}");
         }
     }
 

@@ -156,12 +156,24 @@ fn rules() -> ForwardRules {
     }
 }
 
-/// The property: parsing never panics, fails only as `InvalidEvent`, and an accepted event
+/// The property: parsing never panics, fails only as `InvalidEvent`, tells the sources apart as
+/// the tolerant `classify` does (a pass-through event is never refused), and an accepted event
 /// becomes a request to the app with an absolute, valid URI.
 fn check(event: &str, rules: &ForwardRules) -> Result<(), TestCaseError> {
+    let expected = event::classify(event);
     match event::parse(event) {
-        Err(err) => prop_assert_eq!(err.kind(), crate::ErrorKind::InvalidEvent),
+        Err(err) => {
+            prop_assert_eq!(err.kind(), crate::ErrorKind::InvalidEvent);
+            let json = serde_json::from_str::<serde::de::IgnoredAny>(event).is_ok();
+            prop_assert!(
+                expected != EventSource::PassThrough || !json,
+                "a {:?} event was refused: {}",
+                expected,
+                err
+            );
+        }
         Ok((source, request)) => {
+            prop_assert_eq!(source, expected);
             let pass_through = source == EventSource::PassThrough;
             let app_request = rules.to_app_request(request).map_err(|e| {
                 TestCaseError::fail(format!("accepted event, rejected request: {e}"))

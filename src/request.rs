@@ -102,7 +102,7 @@ impl ForwardRules {
             headers.remove(*name);
         }
         self.move_authorization(&mut headers);
-        set_context_headers(&mut headers, &parts.extensions);
+        set_context_headers(&mut headers, &mut parts.extensions);
         if headers.get(HOST).is_none() {
             if let Ok(host) = HeaderValue::from_str(self.app.as_str()) {
                 headers.insert(HOST, host);
@@ -156,38 +156,44 @@ fn is_pass_through(extensions: &http::Extensions) -> bool {
 
 /// EVT-4: the request and Lambda contexts, and the tenant id, always from the adapter, never
 /// from the client.
-fn set_context_headers(headers: &mut HeaderMap, extensions: &http::Extensions) {
+fn set_context_headers(headers: &mut HeaderMap, extensions: &mut http::Extensions) {
     headers.remove(REQUEST_CONTEXT);
     headers.remove(LAMBDA_CONTEXT);
     headers.remove(TENANT_ID);
 
     let request_context = match (
-        extensions.get::<RawRequestContext>(),
+        extensions.remove::<RawRequestContext>(),
         extensions.get::<RequestContext>(),
     ) {
-        (Some(raw), _) => Some(raw.0.clone()),
+        (Some(raw), _) => Some(raw.0),
         (None, Some(RequestContext::PassThrough)) | (None, None) => None,
         (None, Some(context)) => serde_json::to_string(context).ok(),
     };
     if let Some(json) = request_context {
-        insert_checked(headers, REQUEST_CONTEXT, json.as_bytes());
+        insert_checked(headers, REQUEST_CONTEXT, Bytes::from(json));
     }
     if let Some(context) = extensions.get::<Context>() {
-        if let Ok(json) = serde_json::to_string(context) {
-            insert_checked(headers, LAMBDA_CONTEXT, json.as_bytes());
+        let mut json = Vec::with_capacity(512);
+        if serde_json::to_writer(&mut json, context).is_ok() {
+            insert_checked(headers, LAMBDA_CONTEXT, Bytes::from(json));
         }
         if let Some(tenant) = context.tenant_id.as_deref().filter(|t| !t.is_empty()) {
-            insert_checked(headers, TENANT_ID, tenant.as_bytes());
+            insert_checked(
+                headers,
+                TENANT_ID,
+                Bytes::copy_from_slice(tenant.as_bytes()),
+            );
         }
         // The invocation's X-Ray trace, so an instrumented app joins the function's trace.
         if let Some(trace) = context.xray_trace_id.as_deref().filter(|t| !t.is_empty()) {
-            insert_checked(headers, TRACE_ID, trace.as_bytes());
+            insert_checked(headers, TRACE_ID, Bytes::copy_from_slice(trace.as_bytes()));
         }
     }
 }
 
-fn insert_checked(headers: &mut HeaderMap, name: HeaderName, value: &[u8]) {
-    match HeaderValue::from_bytes(value) {
+/// Adds a header the adapter writes itself, unless its value has bytes a header cannot carry.
+fn insert_checked(headers: &mut HeaderMap, name: HeaderName, value: Bytes) {
+    match HeaderValue::from_maybe_shared(value) {
         Ok(value) => {
             headers.insert(name, value);
         }
