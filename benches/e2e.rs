@@ -1110,7 +1110,6 @@ impl Running {
     }
 }
 
-/// Each adapter's CPU time since `start`, per invocation, in µs.
 /// CPU time used so far by all threads of process `pid` (a number, or `self`).
 fn cpu_time(pid: &str) -> Option<Duration> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
@@ -1127,6 +1126,7 @@ fn micros_per_invocation(cpu: Duration, count: usize) -> Option<f64> {
     (count > 0).then(|| cpu.as_secs_f64() * 1e6 / count as f64)
 }
 
+/// Each adapter's CPU time since `start`, per invocation, in µs.
 fn cpu_per_invocation(
     running: &[Running],
     start: &[Option<Duration>],
