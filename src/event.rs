@@ -166,9 +166,10 @@ struct HttpEvent<'a> {
     multi_value_query_string_parameters: Pairs<'a, Vec<Text<'a>>>,
     #[serde(default, borrow)]
     request_context: Option<&'a RawValue>,
-    /// A large body is copied once, when it is decoded (base64 never has escapes).
+    /// Kept as the JSON text it is in the event and decoded by [`json_string`]: a large body is
+    /// then copied once, straight into a buffer of its size (base64 needs no copy at all).
     #[serde(default, borrow)]
-    body: Option<Text<'a>>,
+    body: Option<&'a RawValue>,
     #[serde(default)]
     is_base64_encoded: Option<bool>,
 }
@@ -372,15 +373,72 @@ fn header_value(name: &HeaderName, value: &str) -> Result<HeaderValue, AdapterEr
     })
 }
 
-fn decode_body(body: Option<Text<'_>>, base64: bool) -> Result<Body, AdapterError> {
-    match body.map(|text| text.0) {
-        None => Ok(Body::Empty),
-        Some(body) if body.is_empty() => Ok(Body::Empty),
-        Some(body) if base64 => BASE64
+fn decode_body(body: Option<&RawValue>, base64: bool) -> Result<Body, AdapterError> {
+    let Some(body) = body else {
+        return Ok(Body::Empty);
+    };
+    let body = json_string(body.get()).ok_or_else(|| {
+        AdapterError::invalid_event("malformed HTTP event: the body is not a JSON string")
+    })?;
+    match body {
+        body if body.is_empty() => Ok(Body::Empty),
+        body if base64 => BASE64
             .decode(body.as_bytes())
             .map(Body::Binary)
             .map_err(|e| AdapterError::invalid_event(format!("body is not valid base64: {e}"))),
-        Some(body) => Ok(Body::Text(body.into_owned())),
+        body => Ok(Body::Text(body.into_owned())),
+    }
+}
+
+/// The value of `raw`, a JSON string literal that serde_json has already checked: borrowed when
+/// it has no escapes, else decoded into a buffer allocated once (serde_json would build it in a
+/// growing scratch buffer and copy it from there, twice the memory for a 5 MB body). `None` for
+/// anything but a string, or a lone surrogate escape.
+fn json_string(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let Some(first) = inner.find('\\') else {
+        return Some(Cow::Borrowed(inner));
+    };
+    let mut out = String::with_capacity(inner.len());
+    out.push_str(&inner[..first]);
+    let mut rest = &inner[first..];
+    while let Some(escape) = rest.strip_prefix('\\') {
+        let (decoded, after) = match escape.as_bytes().first()? {
+            b'"' => ('"', &escape[1..]),
+            b'\\' => ('\\', &escape[1..]),
+            b'/' => ('/', &escape[1..]),
+            b'b' => ('\u{8}', &escape[1..]),
+            b'f' => ('\u{c}', &escape[1..]),
+            b'n' => ('\n', &escape[1..]),
+            b'r' => ('\r', &escape[1..]),
+            b't' => ('\t', &escape[1..]),
+            b'u' => unicode_escape(&escape[1..])?,
+            _ => return None,
+        };
+        out.push(decoded);
+        let next = after.find('\\').unwrap_or(after.len());
+        out.push_str(&after[..next]);
+        rest = &after[next..];
+    }
+    Some(Cow::Owned(out))
+}
+
+/// `XXXX` of a `\uXXXX` escape (and the low half that must follow a high surrogate), with what
+/// follows it.
+fn unicode_escape(text: &str) -> Option<(char, &str)> {
+    let hex = |digits: &str| u32::from_str_radix(digits.get(..4)?, 16).ok();
+    let unit = hex(text)?;
+    let rest = text.get(4..)?;
+    match unit {
+        0xD800..=0xDBFF => {
+            let low = hex(rest.strip_prefix("\\u")?)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+            Some((char::from_u32(code)?, rest.get(6..)?))
+        }
+        _ => Some((char::from_u32(unit)?, rest)),
     }
 }
 
@@ -661,7 +719,53 @@ mod tests {
     fn bodies_are_borrowed_until_decoded() {
         let event = rest(json!({"body": "AAEC", "isBase64Encoded": true})).to_string();
         let parsed: HttpEvent<'_> = serde_json::from_str(&event).unwrap();
-        assert!(matches!(parsed.body, Some(Text(Cow::Borrowed("AAEC")))));
+        let body = json_string(parsed.body.unwrap().get()).unwrap();
+        assert!(matches!(body, Cow::Borrowed("AAEC")));
+    }
+
+    #[test]
+    fn json_strings_decode_as_serde_json_decodes_them() {
+        for raw in [
+            r#""plain""#,
+            r#""a\"b\\c\/d\b\f\n\r\t""#,
+            r#""caf\u00e9 \u20ac \ud83d\ude00 end""#,
+            r#""\u0000\u001f""#,
+            r#""""#,
+        ] {
+            let expected: String = serde_json::from_str(raw).unwrap();
+            assert_eq!(
+                json_string(raw).as_deref(),
+                Some(expected.as_str()),
+                "{raw}"
+            );
+        }
+        for bad in [
+            r#""\ud83d""#,
+            r#""\ude00x""#,
+            r#""\ud83d\u0041""#,
+            "5",
+            "null",
+            "[]",
+        ] {
+            assert_eq!(json_string(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_survives_json_and_back(text in proptest::prelude::any::<String>()) {
+            let raw = serde_json::to_string(&text).unwrap();
+            let decoded = json_string(&raw);
+            proptest::prop_assert_eq!(decoded.as_deref(), Some(text.as_str()));
+            // The same text with every UTF-16 unit escaped, surrogate pairs included.
+            let mut escaped = String::from("\"");
+            for unit in text.encode_utf16() {
+                escaped.push_str(&format!("\\u{unit:04x}"));
+            }
+            escaped.push('"');
+            let decoded = json_string(&escaped);
+            proptest::prop_assert_eq!(decoded.as_deref(), Some(text.as_str()));
+        }
     }
 
     #[test]
