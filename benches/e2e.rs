@@ -6,7 +6,7 @@
 //! |----|--------|
 //! | c  | sequential invocation round trip (invoke → result at the control plane), a direct keep-alive GET of the same app endpoint, and the difference (the adapter's overhead); the round trip split where the `next` answer leaves and where the app sees the request; the adapter's CPU time per invocation |
 //! | e  | throughput at `AWS_LAMBDA_MAX_CONCURRENCY=16`, and the adapter's CPU time per invocation |
-//! | f  | streaming: app writes a chunk → the chunk at the control plane, warm and after the app connection's idle close |
+//! | f  | streaming: app writes a chunk → the chunk at the control plane, warm, and each sample after its own idle pause (the app connection closed by then) |
 //! | a  | app starts listening → first `next` at the control plane |
 //! | b  | adapter spawned → first `next` at the control plane |
 //! | d  | 1 MiB / 5 MiB text and 4 MiB binary echo latency, and the adapter's peak RSS |
@@ -575,9 +575,11 @@ impl Bench {
             if budget.expired() {
                 break;
             }
-            // Longer than both adapters' 4 s pool idle timeout: the app connection is closed.
-            tokio::time::sleep(IDLE_PAUSE).await;
             for index in order(n, round) {
+                // Before every sample, not once per round: the second binary of a round would
+                // otherwise run on a machine the first has just woken up. Longer than both
+                // adapters' 4 s pool idle timeout, so the app connection is closed too.
+                tokio::time::sleep(IDLE_PAUSE).await;
                 sequence += 1;
                 let sample = stream_once(&running[index], &self.app, sequence).await?;
                 idle[index].push(sample.first_byte);
@@ -614,7 +616,7 @@ impl Bench {
         );
         r.note(format!(
             "(f) first byte = the app writes a {}-byte chunk (after the prelude is at the control plane) → \
-             the chunk at the control plane; {} warm samples per binary back to back, {} after {} ms idle",
+             the chunk at the control plane; {} warm samples per binary back to back, {} each after its own {} ms idle",
             STREAM_CHUNK.len(),
             warm[0].len(),
             idle[0].len(),
