@@ -41,31 +41,27 @@ pub(crate) struct RawRequestContext(pub(crate) String);
 /// Only an event that does not fit those fields (a wrong type, say) is looked at again by the
 /// tolerant [`classify`]: an HTTP event is then malformed, anything else is passed through.
 pub(crate) fn parse(event: &str) -> Result<(EventSource, Request), AdapterError> {
-    let parsed = if is_object(event) {
-        serde_json::from_str::<HttpEvent<'_>>(event)
-    } else {
-        serde_json::from_str::<IgnoredAny>(event)
-            .map_err(|e| AdapterError::invalid_event(format!("the event is not JSON: {e}")))?;
-        return Ok(tag(EventSource::PassThrough, pass_through(event)));
-    };
-    match parsed {
+    if !is_object(event) {
+        return checked_pass_through(event);
+    }
+    match serde_json::from_str::<HttpEvent<'_>>(event) {
         Ok(http) => match http.source() {
-            (EventSource::PassThrough, _) => Ok(tag(EventSource::PassThrough, pass_through(event))),
+            (EventSource::PassThrough, _) => Ok(pass_through(event)),
             (source, method) => Ok(tag(source, http.into_request(source, method)?)),
         },
-        Err(err) => match classify(event) {
-            EventSource::PassThrough => {
-                serde_json::from_str::<IgnoredAny>(event).map_err(|e| {
-                    AdapterError::invalid_event(format!("the event is not JSON: {e}"))
-                })?;
-                Ok(tag(EventSource::PassThrough, pass_through(event)))
-            }
-            _ => Err(AdapterError::invalid_event(format!(
-                "malformed HTTP event: {}",
-                json_problem(&err)
-            ))),
-        },
+        Err(_) if classify(event) == EventSource::PassThrough => checked_pass_through(event),
+        Err(err) => Err(AdapterError::invalid_event(format!(
+            "malformed HTTP event: {}",
+            json_problem(&err)
+        ))),
     }
+}
+
+/// A pass-through event that has not been read as JSON yet: it must be JSON.
+fn checked_pass_through(event: &str) -> Result<(EventSource, Request), AdapterError> {
+    serde_json::from_str::<IgnoredAny>(event)
+        .map_err(|e| AdapterError::invalid_event(format!("the event is not JSON: {e}")))?;
+    Ok(pass_through(event))
 }
 
 fn is_object(event: &str) -> bool {
@@ -128,14 +124,14 @@ pub(crate) fn classify(event: &str) -> EventSource {
     }
 }
 
-fn pass_through(event: &str) -> Request {
+fn pass_through(event: &str) -> (EventSource, Request) {
     let mut request = Request::new(Body::Text(event.to_string()));
     *request.method_mut() = Method::POST;
     request.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    request
+    tag(EventSource::PassThrough, request)
 }
 
 /// The fields of the three HTTP event shapes; each source reads the ones it has. Strings are
@@ -244,10 +240,7 @@ impl<'a> HttpEvent<'a> {
                     })?;
                 method.method.0
             }
-            _ => self
-                .http_method
-                .as_ref()
-                .map_or(Cow::Borrowed(""), |m| Cow::Borrowed(&**m)),
+            _ => Cow::Borrowed(self.http_method.as_deref().unwrap_or("")),
         };
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| AdapterError::invalid_event(format!("invalid HTTP method {method:?}")))?;
@@ -264,13 +257,7 @@ impl<'a> HttpEvent<'a> {
 
         let mut headers = self.header_map()?;
         if let Some(cookies) = self.cookies.as_ref().filter(|c| !c.is_empty()) {
-            let mut joined = String::new();
-            for cookie in cookies {
-                if !joined.is_empty() {
-                    joined.push_str("; ");
-                }
-                joined.push_str(cookie);
-            }
+            let joined = cookies.iter().map(|c| &**c).collect::<Vec<_>>().join("; ");
             let value = HeaderValue::from_str(&joined).map_err(|_| {
                 AdapterError::invalid_event("a cookie contains bytes not allowed in a header")
             })?;

@@ -173,8 +173,7 @@ fn set_context_headers(headers: &mut HeaderMap, extensions: &mut http::Extension
         insert_checked(headers, REQUEST_CONTEXT, Bytes::from(json));
     }
     if let Some(context) = extensions.get::<Context>() {
-        let mut json = Vec::with_capacity(512);
-        if serde_json::to_writer(&mut json, context).is_ok() {
+        if let Ok(json) = serde_json::to_vec(context) {
             insert_checked(headers, LAMBDA_CONTEXT, Bytes::from(json));
         }
         if let Some(tenant) = context.tenant_id.as_deref().filter(|t| !t.is_empty()) {
