@@ -415,24 +415,20 @@ impl Bench {
             cpu,
             None,
         );
-        for (p, name) in PERCENTILES {
-            r.row(
-                &format!("c.invoke.{name}"),
-                &format!("(c) invoke round trip {name}"),
-                Unit::Micros,
-                invoke.iter().map(|v| percentile(v, p)).collect(),
-                None,
-            );
-        }
-        for (p, name) in PERCENTILES {
-            r.row(
-                &format!("c.direct.{name}"),
-                &format!("(c) direct keep-alive GET {name}"),
-                Unit::Micros,
-                plain.iter().map(|v| percentile(v, p)).collect(),
-                None,
-            );
-        }
+        r.percentile_rows(
+            "c.invoke",
+            "(c) invoke round trip",
+            Unit::Micros,
+            &invoke,
+            |_| None,
+        );
+        r.percentile_rows(
+            "c.direct",
+            "(c) direct keep-alive GET",
+            Unit::Micros,
+            &plain,
+            |_| None,
+        );
         for (p, name) in PERCENTILES {
             let target = match name {
                 "p50" | "p99" => Some(Target::RatioAtMost(0.6)),
@@ -589,15 +585,13 @@ impl Bench {
             values.sort();
         }
         let r = &mut self.report;
-        for (p, name) in PERCENTILES {
-            r.row(
-                &format!("f.warm.{name}"),
-                &format!("(f) stream first byte, warm {name}"),
-                Unit::Micros,
-                warm.iter().map(|v| percentile(v, p)).collect(),
-                (name != "p90").then_some(Target::AbsoluteBelowMicros(2_000.0)),
-            );
-        }
+        r.percentile_rows(
+            "f.warm",
+            "(f) stream first byte, warm",
+            Unit::Micros,
+            &warm,
+            |name| (name != "p90").then_some(Target::AbsoluteBelowMicros(2_000.0)),
+        );
         for (p, name) in [(50.0, "p50"), (100.0, "max")] {
             r.row(
                 &format!("f.idle.{name}"),
@@ -677,15 +671,13 @@ impl Bench {
         for values in &mut samples {
             values.sort();
         }
-        for (p, name) in PERCENTILES {
-            self.report.row(
-                &format!("a.{name}"),
-                &format!("(a) app listening → first next {name}"),
-                Unit::Millis,
-                samples.iter().map(|v| percentile(v, p)).collect(),
-                (name == "p99").then_some(Target::RatioAtMost(1.0)),
-            );
-        }
+        self.report.percentile_rows(
+            "a",
+            "(a) app listening → first next",
+            Unit::Millis,
+            &samples,
+            |name| (name == "p99").then_some(Target::RatioAtMost(1.0)),
+        );
         self.report.note(format!(
             "(a) {} fresh adapters per binary; the app binds 100–110 ms after the extension registered",
             samples[0].len()
@@ -742,15 +734,13 @@ impl Bench {
         for values in &mut samples {
             values.sort();
         }
-        for (p, name) in PERCENTILES {
-            self.report.row(
-                &format!("b.{name}"),
-                &format!("(b) adapter spawn → first next {name}"),
-                Unit::Millis,
-                samples.iter().map(|v| percentile(v, p)).collect(),
-                (name == "p50").then_some(Target::RatioAtMost(1.0)),
-            );
-        }
+        self.report.percentile_rows(
+            "b",
+            "(b) adapter spawn → first next",
+            Unit::Millis,
+            &samples,
+            |name| (name == "p50").then_some(Target::RatioAtMost(1.0)),
+        );
         self.report.row(
             "g.idle_rss",
             "(g) idle RSS after start-up + 5 invocations (median)",
@@ -817,15 +807,13 @@ impl Bench {
             for values in &mut latency[case] {
                 values.sort();
             }
-            for (p, name) in PERCENTILES {
-                self.report.row(
-                    &format!("d.{id}.{name}"),
-                    &format!("(d) echo {label} {name}"),
-                    Unit::Millis,
-                    latency[case].iter().map(|v| percentile(v, p)).collect(),
-                    (*id == "5mib_text" && name == "p50").then_some(Target::RatioAtMost(0.8)),
-                );
-            }
+            self.report.percentile_rows(
+                &format!("d.{id}"),
+                &format!("(d) echo {label}"),
+                Unit::Millis,
+                &latency[case],
+                |name| (*id == "5mib_text" && name == "p50").then_some(Target::RatioAtMost(0.8)),
+            );
         }
         self.report.row(
             "d.peak_rss",
@@ -1596,6 +1584,26 @@ impl Report {
             subjects,
             rows: Vec::new(),
             notes: Vec::new(),
+        }
+    }
+
+    /// A row per percentile of each binary's sorted `samples`; `target` names the rows with one.
+    fn percentile_rows(
+        &mut self,
+        id: &str,
+        label: &str,
+        unit: Unit,
+        samples: &[Vec<Duration>],
+        target: impl Fn(&str) -> Option<Target>,
+    ) {
+        for (p, name) in PERCENTILES {
+            self.row(
+                &format!("{id}.{name}"),
+                &format!("{label} {name}"),
+                unit,
+                samples.iter().map(|v| percentile(v, p)).collect(),
+                target(name),
+            );
         }
     }
 
