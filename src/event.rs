@@ -712,6 +712,7 @@ mod tests {
 
     #[test]
     fn json_strings_decode_as_serde_json_decodes_them() {
+        // covers EVT-3
         for raw in [
             r#""plain""#,
             r#""a\"b\\c\/d\b\f\n\r\t""#,
@@ -741,6 +742,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_string_survives_json_and_back(text in proptest::prelude::any::<String>()) {
+            // covers EVT-3
             let raw = serde_json::to_string(&text).unwrap();
             let decoded = json_string(&raw);
             proptest::prop_assert_eq!(decoded.as_deref(), Some(text.as_str()));
