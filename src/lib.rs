@@ -25,6 +25,7 @@
 //! ```
 
 mod body;
+mod client;
 mod config;
 mod error;
 mod event;
@@ -49,12 +50,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::HeaderName;
 use http::uri::{Authority, PathAndQuery};
-use http::{Response, Uri};
+use http::Response;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use lambda_http::{Body, Request};
 use tower::{Service, ServiceBuilder};
 use tower_http::compression::CompressionLayer;
@@ -66,12 +65,10 @@ pub use lambda_http::tracing;
 pub use lambda_http::Error;
 pub use logging::LogSettings;
 
+use client::{AppClient, SendError};
 use readiness::{describe, ReadinessCheck};
 use request::{BasePath, ForwardRules};
 use runtime::{EventHandler, LoopSettings};
-
-/// The HTTP client that talks to the app.
-pub(crate) type AppClient = Client<HttpConnector, Full<Bytes>>;
 
 /// RDY-4: async init stops waiting here, inside Lambda's 10 s init window.
 const ASYNC_INIT_LIMIT: Duration = Duration::from_millis(9_800);
@@ -84,8 +81,6 @@ const ASYNC_INIT_LIMIT: Duration = Duration::from_millis(9_800);
 /// they are kept so that code naming `Adapter<HttpConnector, Body>` compiles unchanged.
 pub struct Adapter<C = HttpConnector, B = Body> {
     client: AppClient,
-    /// A client without pooling, for the one retry of ERR-1 on a fresh connection.
-    fresh_client: AppClient,
     settings: Arc<Settings>,
     ready: Arc<AtomicBool>,
     _published_type_parameters: PhantomData<fn() -> (C, B)>,
@@ -95,7 +90,6 @@ impl<C, B> Clone for Adapter<C, B> {
     fn clone(&self) -> Self {
         Adapter {
             client: self.client.clone(),
-            fresh_client: self.fresh_client.clone(),
             settings: self.settings.clone(),
             ready: self.ready.clone(),
             _published_type_parameters: PhantomData,
@@ -140,20 +134,35 @@ impl Adapter<HttpConnector, Body> {
             .map_err(|e| invalid_option(format!("host {:?} (AWS_LWA_HOST): {e}", options.host)))?;
         let readiness_authority = format!("{}:{readiness_port}", options.host);
 
+        // LIF-3: a restored SnapStart snapshot's sockets are dead, so nothing is pooled.
+        let snap_start =
+            std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Ok("snap-start");
+        let idle_timeout = if snap_start {
+            Duration::ZERO
+        } else {
+            options.pool_idle_timeout
+        };
+        let client = AppClient::new(app.to_string(), idle_timeout);
+
         let readiness = match options.readiness_check_protocol {
             Protocol::Tcp => ReadinessCheck::tcp(readiness_authority),
             Protocol::Http => {
-                let uri = Uri::try_from(format!(
-                    "http://{readiness_authority}{}",
-                    options.readiness_check_path
-                ))
-                .map_err(|e| {
-                    invalid_option(format!(
-                        "readiness check path {:?} (AWS_LWA_READINESS_CHECK_PATH): {e}",
-                        options.readiness_check_path
-                    ))
-                })?;
-                ReadinessCheck::http(uri, healthy_status(options)?)
+                let path = PathAndQuery::try_from(options.readiness_check_path.as_str())
+                    .ok()
+                    .filter(|path| path.as_str().starts_with('/'))
+                    .ok_or_else(|| {
+                        invalid_option(format!(
+                            "readiness check path {:?} (AWS_LWA_READINESS_CHECK_PATH) is not a URL path",
+                            options.readiness_check_path
+                        ))
+                    })?;
+                let probe_client = if readiness_port == port {
+                    client.clone()
+                } else {
+                    AppClient::new(readiness_authority, idle_timeout)
+                };
+                ReadinessCheck::http(probe_client, path, healthy_status(options)?)
+                    .map_err(|e| invalid_option(format!("host (AWS_LWA_HOST): {e}")))?
             }
         };
 
@@ -186,15 +195,8 @@ impl Adapter<HttpConnector, Body> {
             );
         }
 
-        let snap_start =
-            std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Ok("snap-start");
         Ok(Adapter {
-            client: app_client(if snap_start {
-                Duration::ZERO
-            } else {
-                options.pool_idle_timeout
-            }),
-            fresh_client: app_client(Duration::ZERO),
+            client,
             settings: Arc::new(Settings {
                 readiness,
                 readiness_timeout: options.readiness_check_timeout,
@@ -234,7 +236,7 @@ impl Adapter<HttpConnector, Body> {
             (true, None) => Some(ASYNC_INIT_LIMIT),
             (false, timeout) => timeout,
         };
-        match self.settings.readiness.wait(&self.client, limit).await {
+        match self.settings.readiness.wait(limit).await {
             Ok(_) => {
                 self.ready.store(true, Ordering::Release);
                 Ok(())
@@ -291,7 +293,7 @@ impl Adapter<HttpConnector, Body> {
     /// the app unready, and failing the invocation on a configured error status (RSP-5).
     async fn forward(self, request: Request) -> Result<Response<Incoming>, AdapterError> {
         if !self.ready.load(Ordering::Acquire) {
-            let _ = self.settings.readiness.wait(&self.client, None).await;
+            let _ = self.settings.readiness.wait(None).await;
             self.ready.store(true, Ordering::Release);
         }
         let app_request = self.settings.rules.to_app_request(request)?;
@@ -318,29 +320,33 @@ impl Adapter<HttpConnector, Body> {
         }
     }
 
-    /// ERR-1: sends the request; a failure the app cannot have seen (no connection, or for an
-    /// idempotent method a pooled connection that turned out closed) is tried once more on a
-    /// fresh connection.
+    /// ERR-1: sends the request; a failure the app cannot have seen (no connection, a kept
+    /// connection found closed before the request went out, or for an idempotent method a
+    /// connection that broke before any answer) is tried once more on a fresh connection.
     async fn send(
         &self,
         request: http::Request<Full<Bytes>>,
     ) -> Result<Response<Incoming>, AdapterError> {
-        let retry = http::Request::from_parts(request_head(&request), request.body().clone());
-        let first = match self.client.request(request).await {
+        let copy = is_idempotent(request.method()).then(|| copy_request(&request));
+        let (first, unsent) = match self.client.send(request, false).await {
             Ok(response) => return Ok(response),
-            Err(err) => err,
+            Err(failed) => failed,
         };
-        if !unseen_by_app(&first, retry.method()) {
-            return Err(self.unreachable(&first));
-        }
+        let retry = match unsent {
+            Some(request) => request,
+            None => match copy {
+                Some(copy) if broke_before_answer(&first) => copy,
+                _ => return Err(self.unreachable(&first)),
+            },
+        };
         tracing::debug!("retrying on a fresh connection after: {}", describe(&first));
-        self.fresh_client
-            .request(retry)
+        self.client
+            .send(retry, true)
             .await
-            .map_err(|err| self.unreachable(&err))
+            .map_err(|(err, _)| self.unreachable(&err))
     }
 
-    fn unreachable(&self, err: &hyper_util::client::legacy::Error) -> AdapterError {
+    fn unreachable(&self, err: &SendError) -> AdapterError {
         AdapterError::new(
             ErrorKind::AppUnreachable,
             format!(
@@ -352,23 +358,8 @@ impl Adapter<HttpConnector, Body> {
     }
 }
 
-/// A copy of a request's method, URI, version and headers.
-fn request_head<B>(request: &http::Request<B>) -> http::request::Parts {
-    let mut head = http::Request::new(());
-    *head.method_mut() = request.method().clone();
-    *head.uri_mut() = request.uri().clone();
-    *head.version_mut() = request.version();
-    *head.headers_mut() = request.headers().clone();
-    head.into_parts().0
-}
-
-/// Whether a failed request cannot have been processed by the app: it never connected, or the
-/// connection broke before any answer and the method is idempotent (a stale pooled connection).
-fn unseen_by_app(err: &hyper_util::client::legacy::Error, method: &http::Method) -> bool {
-    if err.is_connect() {
-        return true;
-    }
-    let idempotent = matches!(
+fn is_idempotent(method: &http::Method) -> bool {
+    matches!(
         *method,
         http::Method::GET
             | http::Method::HEAD
@@ -376,22 +367,36 @@ fn unseen_by_app(err: &hyper_util::client::legacy::Error, method: &http::Method)
             | http::Method::PUT
             | http::Method::DELETE
             | http::Method::TRACE
-    );
+    )
+}
+
+/// A copy of a request: method, URI, version, headers and (shared) body.
+fn copy_request(request: &http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// Whether the connection broke (closed, reset) before any answer, rather than the app answering
+/// something that is not HTTP or the request failing on its own.
+fn broke_before_answer(err: &SendError) -> bool {
+    let SendError::Http(err) = err else {
+        return true;
+    };
+    if err.is_canceled() || err.is_incomplete_message() {
+        return true;
+    }
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        if let Some(hyper_err) = cause.downcast_ref::<hyper::Error>() {
-            if hyper_err.is_canceled() || (idempotent && hyper_err.is_incomplete_message()) {
-                return true;
-            }
-        }
         if let Some(io_err) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
-            if idempotent
-                && matches!(
-                    io_err.kind(),
-                    ConnectionReset | BrokenPipe | ConnectionAborted
-                )
-            {
+            if matches!(
+                io_err.kind(),
+                ConnectionReset | BrokenPipe | ConnectionAborted
+            ) {
                 return true;
             }
         }
@@ -436,22 +441,6 @@ fn healthy_status(options: &AdapterOptions) -> Result<Vec<u16>, Error> {
         ));
     }
     Ok(codes)
-}
-
-/// The HTTP/1.1 client to the app, keeping unused connections for `idle_timeout` (none when it is
-/// zero: under SnapStart (LIF-3) a restored snapshot's sockets are dead). Nagle's algorithm is
-/// off so small writes leave at once.
-fn app_client(idle_timeout: Duration) -> AppClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let mut builder = Client::builder(TokioExecutor::new());
-    builder
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(idle_timeout);
-    if idle_timeout.is_zero() {
-        builder.pool_max_idle_per_host(0);
-    }
-    builder.build(connector)
 }
 
 impl Service<Request> for Adapter<HttpConnector, Body> {

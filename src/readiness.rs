@@ -8,12 +8,13 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Uri;
+use http::header::{HeaderValue, HOST};
+use http::uri::PathAndQuery;
 use http_body_util::Full;
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant};
 
-use crate::AppClient;
+use crate::client::AppClient;
 
 /// Time between two probes.
 pub(crate) const PROBE_INTERVAL: Duration = Duration::from_millis(10);
@@ -29,7 +30,12 @@ pub(crate) struct ReadinessCheck {
 
 #[derive(Clone, Debug)]
 enum Target {
-    Http(Uri),
+    /// `GET path` through `client`, with `Host: host`.
+    Http {
+        client: AppClient,
+        path: PathAndQuery,
+        host: HeaderValue,
+    },
     Tcp(String),
 }
 
@@ -41,11 +47,19 @@ pub(crate) struct NotReady {
 }
 
 impl ReadinessCheck {
-    pub(crate) fn http(uri: Uri, healthy_status: Vec<u16>) -> Self {
-        ReadinessCheck {
-            target: Target::Http(uri),
+    /// Probes `GET path` through `client` (the app's own client when the readiness port is the
+    /// app's, so that the connection of the last probe serves the first invocation).
+    pub(crate) fn http(
+        client: AppClient,
+        path: PathAndQuery,
+        healthy_status: Vec<u16>,
+    ) -> Result<Self, String> {
+        let host = HeaderValue::from_str(client.address())
+            .map_err(|_| format!("{:?} is not a usable host", client.address()))?;
+        Ok(ReadinessCheck {
+            target: Target::Http { client, path, host },
             healthy_status,
-        }
+        })
     }
 
     pub(crate) fn tcp(authority: String) -> Self {
@@ -56,33 +70,33 @@ impl ReadinessCheck {
     }
 
     /// One probe: `Ok` when ready, else what was seen.
-    async fn probe(&self, client: &AppClient) -> Result<(), String> {
+    async fn probe(&self) -> Result<(), String> {
         match &self.target {
             Target::Tcp(authority) => TcpStream::connect(authority.as_str())
                 .await
                 .map(drop)
                 .map_err(|e| format!("tcp connect to {authority}: {e}")),
-            Target::Http(uri) => {
-                let request = http::Request::get(uri.clone())
-                    .body(Full::<Bytes>::default())
-                    .map_err(|e| e.to_string())?;
-                let response = client.request(request).await.map_err(|e| describe(&e))?;
+            Target::Http { client, path, host } => {
+                let url = || format!("http://{}{path}", client.address());
+                let mut request = http::Request::new(Full::<Bytes>::default());
+                *request.uri_mut() = path.clone().into();
+                request.headers_mut().insert(HOST, host.clone());
+                let response = client
+                    .send(request, false)
+                    .await
+                    .map_err(|(e, _)| format!("{}: {}", url(), describe(&e)))?;
                 let status = response.status().as_u16();
                 if self.healthy_status.contains(&status) {
                     Ok(())
                 } else {
-                    Err(format!("status {status} from {uri}"))
+                    Err(format!("status {status} from {}", url()))
                 }
             }
         }
     }
 
     /// Probes until the app is ready, or until `limit` has passed.
-    pub(crate) async fn wait(
-        &self,
-        client: &AppClient,
-        limit: Option<Duration>,
-    ) -> Result<Duration, NotReady> {
+    pub(crate) async fn wait(&self, limit: Option<Duration>) -> Result<Duration, NotReady> {
         let started = Instant::now();
         let give_up = limit.map(|limit| started + limit);
         let mut next_report = started + REPORT_INTERVAL;
@@ -91,7 +105,7 @@ impl ReadinessCheck {
         // listening is found within one interval (a probe slower than that is followed at once).
         let mut next_probe = started;
         loop {
-            let probe = self.probe(client);
+            let probe = self.probe();
             tokio::pin!(probe);
             let outcome = loop {
                 tokio::select! {

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, Method, Uri};
 use http_body_util::Full;
 use lambda_http::request::RequestContext;
@@ -90,12 +90,8 @@ impl ForwardRules {
         } else {
             self.app_path_and_query(&parts.uri)?
         };
-        let uri = Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(self.app.clone())
-            .path_and_query(path_and_query)
-            .build()
-            .map_err(|e| AdapterError::invalid_event(format!("cannot build the app's URL: {e}")))?;
+        // Origin form (`/path?query`): the app's address goes in `Host` when the event has none.
+        let uri = Uri::from(path_and_query);
 
         let mut headers = std::mem::take(&mut parts.headers);
         for name in NOT_FORWARDED.iter().chain(&[CONTENT_LENGTH.as_str()]) {

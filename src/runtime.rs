@@ -138,6 +138,9 @@ pub(crate) enum Outcome {
     Streamed {
         prelude: Bytes,
         body: UnsyncBoxBody<Bytes, crate::Error>,
+        /// The response's extensions, kept until the body has been delivered: they return the
+        /// app's connection to the pool once it is free.
+        extensions: http::Extensions,
     },
     /// The invocation failed.
     Failed(AdapterError),
@@ -236,6 +239,7 @@ impl<S> EventHandler<S> {
             Ok((parts, Reply::Streamed(body))) => Ok(Outcome::Streamed {
                 prelude: response::stream_prelude(parts.status, &parts.headers),
                 body,
+                extensions: parts.extensions,
             }),
             Ok((parts, Reply::Buffered(body))) => {
                 let payload = response::to_lambda(source, parts.status, &parts.headers, body);
@@ -297,6 +301,7 @@ fn substitute(
             body: Full::new(body)
                 .map_err(|never| match never {})
                 .boxed_unsync(),
+            extensions: http::Extensions::new(),
         });
     }
     Ok(Outcome::Buffered(response::to_lambda(
@@ -456,9 +461,11 @@ async fn deliver(api: &RuntimeApi, request_id: &str, outcome: Outcome) -> Result
         Outcome::Buffered(payload) => {
             retry("response", || api.respond(request_id, payload.clone())).await
         }
-        Outcome::Streamed { prelude, body } => {
-            api.respond_streaming(request_id, prelude, body).await
-        }
+        Outcome::Streamed {
+            prelude,
+            body,
+            extensions: _until_delivered,
+        } => api.respond_streaming(request_id, prelude, body).await,
         Outcome::Failed(error) => retry("error", || api.fail(request_id, &error)).await,
     };
     match delivered {

@@ -18,9 +18,8 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
+use crate::client::SendError;
 use crate::error::AdapterError;
 use crate::readiness::describe;
 
@@ -130,20 +129,15 @@ impl RuntimeApi {
                 return Ok(sender);
             }
         }
-        let stream = TcpStream::connect(&*self.address)
+        // Nagle's algorithm off: a streamed chunk leaves at once.
+        crate::client::connect(&self.address)
             .await
-            .map_err(|e| ApiError::Transport(format!("cannot connect to {}: {e}", self.address)))?;
-        // A streamed chunk must leave at once, not when Nagle's algorithm lets it.
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| ApiError::Transport(describe(&e)))?;
-        tokio::spawn(async move {
-            // Its end (closed by the Runtime API, or dropped with the client) needs no action:
-            // the next call finds the connection gone and opens another.
-            let _ = connection.await;
-        });
-        Ok(sender)
+            .map_err(|e| match e {
+                SendError::Connect(e) => {
+                    ApiError::Transport(format!("cannot connect to {}: {e}", self.address))
+                }
+                other => ApiError::Transport(describe(&other)),
+            })
     }
 
     async fn send(
