@@ -164,12 +164,17 @@ impl<S> EventHandler<S> {
         EventHandler { service, streaming }
     }
 
-    async fn handle<B: AppBody>(self, invocation: Invocation, function: Arc<Config>) -> Outcome
+    async fn handle<B: AppBody>(
+        self,
+        invocation: Invocation,
+        function: Arc<Config>,
+        timer: &mut DeadlineTimer,
+    ) -> Outcome
     where
         S: AppService<B>,
     {
         let request_id = invocation.request_id.clone();
-        match self.try_handle(invocation, function).await {
+        match self.try_handle(invocation, function, timer).await {
             Ok(outcome) => outcome,
             Err(err) => {
                 tracing::error!(request_id, "{err}");
@@ -182,6 +187,7 @@ impl<S> EventHandler<S> {
         self,
         invocation: Invocation,
         function: Arc<Config>,
+        timer: &mut DeadlineTimer,
     ) -> Result<Outcome, AdapterError>
     where
         S: AppService<B>,
@@ -223,7 +229,7 @@ impl<S> EventHandler<S> {
             Ok((parts, Reply::Buffered(body)))
         };
         let exchanged = match deadline {
-            Some((at, bound)) => tokio::time::timeout_at(at, exchange).await.unwrap_or_else(|_| {
+            Some((at, bound)) => timer.bound(at, exchange).await.unwrap_or_else(|| {
                 Err(AdapterError::new(
                     ErrorKind::AppTimeout,
                     format!(
@@ -311,6 +317,33 @@ fn substitute(
 
 /// ERR-2: when the app's answer is due (the deadline less a margin to post it), with the time
 /// that leaves. `None` for a deadline that is absent (0) or already past (clock skew, tests).
+/// A worker's ERR-2 timer, re-armed for each invocation rather than created anew.
+///
+/// Deadlines of successive invocations only move later, and tokio moves a timer later without
+/// touching its driver; a new timer earlier than any other wakes the driver (an `eventfd` write and
+/// one more `epoll_wait`) on every invocation. A timer left armed past its deadline while the worker
+/// waits for `next` at worst wakes the worker once, for nothing.
+#[derive(Default)]
+struct DeadlineTimer(Option<Pin<Box<tokio::time::Sleep>>>);
+
+impl DeadlineTimer {
+    /// `work`'s output, or `None` when `at` comes first.
+    async fn bound<F: Future>(&mut self, at: tokio::time::Instant, work: F) -> Option<F::Output> {
+        let timer = match &mut self.0 {
+            Some(timer) => {
+                timer.as_mut().reset(at);
+                timer
+            }
+            None => self.0.insert(Box::pin(tokio::time::sleep_until(at))),
+        };
+        tokio::select! {
+            biased;
+            output = work => Some(output),
+            () = timer.as_mut() => None,
+        }
+    }
+}
+
 fn app_deadline(deadline_ms: u64, now: SystemTime) -> Option<(tokio::time::Instant, Duration)> {
     if deadline_ms == 0 {
         return None;
@@ -406,6 +439,7 @@ where
     S: AppService<B>,
     B: AppBody,
 {
+    let mut timer = DeadlineTimer::default();
     loop {
         let invocation = tokio::select! {
             biased;
@@ -415,7 +449,9 @@ where
         // No tracing span per invocation: it costs more than the rest of the adapter's own work on
         // a small request; the lines that concern an invocation carry its request id instead.
         let request_id = invocation.request_id.clone();
-        let handling = handler.clone().handle(invocation, function.clone());
+        let handling = handler
+            .clone()
+            .handle(invocation, function.clone(), &mut timer);
         let outcome = CatchPanic(Box::pin(handling))
             .await
             .unwrap_or_else(|panic| {
