@@ -109,18 +109,39 @@ pub(crate) fn classify(event: &str) -> EventSource {
     let Some(context) = probe.request_context else {
         return EventSource::PassThrough;
     };
-    if context.elb.is_some() {
-        EventSource::Alb {
-            multi_value: probe.multi_value_headers.is_some(),
+    Signs {
+        context: &context,
+        version: probe.version.as_deref(),
+        raw_path: probe.raw_path.is_some(),
+        http_method: probe.http_method.is_some(),
+        multi_value_headers: probe.multi_value_headers.is_some(),
+    }
+    .source()
+}
+
+/// What tells the sources apart, found by [`classify`] or by [`parse`]'s single pass.
+struct Signs<'p> {
+    context: &'p ContextProbe<'p>,
+    version: Option<&'p str>,
+    raw_path: bool,
+    http_method: bool,
+    multi_value_headers: bool,
+}
+
+impl Signs<'_> {
+    /// The order and tests follow PROTOCOL.md.
+    fn source(&self) -> EventSource {
+        if self.context.elb.is_some() {
+            EventSource::Alb {
+                multi_value: self.multi_value_headers,
+            }
+        } else if self.context.http.is_some() && (self.raw_path || self.version == Some("2.0")) {
+            EventSource::HttpApi
+        } else if self.http_method {
+            EventSource::RestApi
+        } else {
+            EventSource::PassThrough
         }
-    } else if context.http.is_some()
-        && (probe.raw_path.is_some() || probe.version.as_deref() == Some("2.0"))
-    {
-        EventSource::HttpApi
-    } else if probe.http_method.is_some() {
-        EventSource::RestApi
-    } else {
-        EventSource::PassThrough
     }
 }
 
@@ -208,19 +229,14 @@ impl<'a> HttpEvent<'a> {
         else {
             return (EventSource::PassThrough, None);
         };
-        let source = if context.elb.is_some() {
-            EventSource::Alb {
-                multi_value: self.multi_value_headers.is_some(),
-            }
-        } else if context.http.is_some()
-            && (self.raw_path.is_some() || self.version.as_deref() == Some("2.0"))
-        {
-            EventSource::HttpApi
-        } else if self.http_method.is_some() {
-            EventSource::RestApi
-        } else {
-            EventSource::PassThrough
-        };
+        let source = Signs {
+            context: &context,
+            version: self.version.as_deref(),
+            raw_path: self.raw_path.is_some(),
+            http_method: self.http_method.is_some(),
+            multi_value_headers: self.multi_value_headers.is_some(),
+        }
+        .source();
         (source, context.http)
     }
 
