@@ -512,30 +512,38 @@ fn request_uri(path: &str, query: &str) -> Result<Uri, AdapterError> {
 }
 
 /// Removes the whitespace between JSON tokens, so the JSON fits on one header line. Strings are
-/// kept as they are (they cannot hold raw line breaks).
+/// kept as they are (they cannot hold raw line breaks) and skipped in one search each.
 pub(crate) fn compact_json(json: &str) -> String {
+    let bytes = json.as_bytes();
     let mut out = String::with_capacity(json.len());
     // `json[copied..]` is not in `out` yet; every cut is at an ASCII byte, a char boundary.
     let mut copied = 0;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (at, byte) in json.bytes().enumerate() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else if byte == b'"' {
-            in_string = true;
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'"' {
+            at = closing_quote(bytes, at + 1);
         } else if byte.is_ascii_whitespace() {
             out.push_str(&json[copied..at]);
             copied = at + 1;
         }
+        at += 1;
     }
     out.push_str(&json[copied..]);
     out
+}
+
+/// Where the JSON string whose contents start at `from` ends (its closing quote), stepping over
+/// escaped characters; the end of `bytes` for an unterminated string.
+fn closing_quote(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    loop {
+        let rest = bytes.get(at..).unwrap_or_default();
+        match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+            Some(found) if rest[found] == b'\\' => at += found + 2,
+            Some(found) => return at + found,
+            None => return bytes.len(),
+        }
+    }
 }
 
 /// A JSON object read as an ordered list of pairs; `null` (or absent) is empty and `null`
@@ -819,6 +827,27 @@ mod tests {
         let (_, req) = parse(event).unwrap();
         let ctx = req.extensions().get::<RawRequestContext>().unwrap();
         assert_eq!(ctx.0, r#"{"stage":"prod","note":"a b\" c"}"#);
+    }
+
+    #[test]
+    fn compacting_keeps_strings_whole() {
+        // covers EVT-4
+        let cases = [
+            ("{ }", "{}"),
+            ("{\t\"a\" :\r\n[ 1 , \"x y\" ]}", r#"{"a":[1,"x y"]}"#),
+            (
+                r#"{"k": "ends in a backslash \\", "n": 2}"#,
+                r#"{"k":"ends in a backslash \\","n":2}"#,
+            ),
+            (
+                r#"{"k": "\" quoted \"", "e": "é 中 "}"#,
+                r#"{"k":"\" quoted \"","e":"é 中 "}"#,
+            ),
+            ("{\"open\": \"no end \\", "{\"open\":\"no end \\"),
+        ];
+        for (json, compact) in cases {
+            assert_eq!(compact_json(json), compact, "{json}");
+        }
     }
 
     #[test]
