@@ -5,18 +5,22 @@
 //! `statusDescription`, and a pass-through event gets the app's JSON body as its result. Repeated
 //! headers are never dropped, and bodies that are not text travel as base64.
 
+use std::borrow::Cow;
+
 use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
+use http::header::{GetAll, HeaderValue};
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, SET_COOKIE, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde::de::IgnoredAny;
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
 
 use crate::event::EventSource;
 
-/// A Lambda HTTP response document; the fields a source does not use are left out.
+/// A Lambda HTTP response document; the fields a source does not use are left out. Header names
+/// and values are written from the app's `HeaderMap` as they are, without copies.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct HttpResponse<'a> {
@@ -24,11 +28,11 @@ struct HttpResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     status_description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    headers: Option<Value>,
+    headers: Option<Headers<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    multi_value_headers: Option<Value>,
+    multi_value_headers: Option<Headers<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    cookies: Option<Vec<String>>,
+    cookies: Option<Cookies<'a>>,
     body: BodyField<'a>,
     is_base64_encoded: bool,
 }
@@ -73,18 +77,25 @@ pub(crate) fn to_lambda(
         body: field,
     };
     match source {
-        EventSource::RestApi => response.multi_value_headers = Some(multi_value_headers(headers)),
+        EventSource::RestApi => {
+            response.multi_value_headers = Some(Headers::new(headers, Repeated::List));
+        }
         EventSource::HttpApi => {
-            let (headers, cookies) = joined_headers_and_cookies(headers);
-            response.headers = Some(headers);
-            response.cookies = Some(cookies);
+            response.headers = Some(Headers::new(headers, Repeated::Joined).cookies_apart());
+            response.cookies = Some(Cookies(headers));
         }
         EventSource::Alb { multi_value } => {
             response.status_description = Some(status_description(status));
             if multi_value {
-                response.multi_value_headers = Some(multi_value_headers(headers));
+                response.multi_value_headers = Some(Headers::new(headers, Repeated::List));
             } else {
-                response.headers = Some(single_value_headers(headers));
+                let cookies = headers.get_all(SET_COOKIE).iter().count();
+                if cookies > 1 {
+                    tracing::warn!(
+                        "the app set {cookies} cookies but this ALB target group has multi-value headers off: only the first is returned"
+                    );
+                }
+                response.headers = Some(Headers::new(headers, Repeated::Joined));
             }
         }
         EventSource::PassThrough => {}
@@ -118,61 +129,93 @@ fn pass_through_result(body: Bytes) -> Bytes {
         .map_or_else(|_| Bytes::from_static(b"null"), Bytes::from)
 }
 
-/// The headers sent back: all of the app's but `transfer-encoding` (RSP-6), which Lambda's
-/// front doors set themselves.
-fn forwarded(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, Vec<String>)> {
-    headers
-        .keys()
-        .filter(|name| **name != TRANSFER_ENCODING)
-        .map(|name| {
-            let values = headers
-                .get_all(name)
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .collect();
-            (name, values)
-        })
+/// How a source wants a header the app repeated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repeated {
+    /// v2 and ALB without multi-value headers (RSP-2): one string, the values joined with `, `
+    /// (for ALB's `set-cookie`, where joining would be wrong, the first value).
+    Joined,
+    /// REST and ALB with multi-value headers: a list of every value.
+    List,
+    /// The streaming prelude: a string for one value, a list for more.
+    StringOrList,
 }
 
-fn multi_value_headers(headers: &HeaderMap) -> Value {
-    let map: Map<String, Value> = forwarded(headers)
-        .map(|(name, values)| (name.to_string(), values.into()))
-        .collect();
-    Value::Object(map)
+/// The app's headers as a JSON object: all but `transfer-encoding` (RSP-6), which Lambda's
+/// front doors set themselves, and `set-cookie` when the cookies go in a field of their own.
+struct Headers<'a> {
+    map: &'a HeaderMap,
+    repeated: Repeated,
+    cookies_apart: bool,
 }
 
-/// v2 (RSP-2): repeated headers joined with `, `; every `set-cookie` goes to `cookies`.
-fn joined_headers_and_cookies(headers: &HeaderMap) -> (Value, Vec<String>) {
-    let mut map = Map::new();
-    let mut cookies = Vec::new();
-    for (name, values) in forwarded(headers) {
-        if *name == SET_COOKIE {
-            cookies.extend(values);
-        } else {
-            map.insert(name.to_string(), values.join(", ").into());
+impl<'a> Headers<'a> {
+    fn new(map: &'a HeaderMap, repeated: Repeated) -> Self {
+        Headers {
+            map,
+            repeated,
+            cookies_apart: false,
         }
     }
-    (Value::Object(map), cookies)
+
+    /// Leaves `set-cookie` to [`Cookies`].
+    fn cookies_apart(self) -> Self {
+        Headers {
+            cookies_apart: true,
+            ..self
+        }
+    }
 }
 
-/// ALB without multi-value headers can carry one value per name: repeated headers are joined
-/// with `, `, which is wrong only for `set-cookie`, where the first value is kept.
-fn single_value_headers(headers: &HeaderMap) -> Value {
-    let mut map = Map::new();
-    for (name, mut values) in forwarded(headers) {
-        if *name == SET_COOKIE {
-            if values.len() > 1 {
-                tracing::warn!(
-                    "the app set {} cookies but this ALB target group has multi-value headers off: only the first is returned",
-                    values.len()
-                );
+impl Serialize for Headers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut object = serializer.serialize_map(None)?;
+        for name in self.map.keys() {
+            if *name == TRANSFER_ENCODING || (self.cookies_apart && *name == SET_COOKIE) {
+                continue;
             }
-            map.insert(name.to_string(), values.swap_remove(0).into());
-        } else {
-            map.insert(name.to_string(), values.join(", ").into());
+            let values = self.map.get_all(name);
+            let mut each = values.iter();
+            let (Some(first), more) = (each.next(), each.next().is_some()) else {
+                continue;
+            };
+            match self.repeated {
+                Repeated::List => object.serialize_entry(name.as_str(), &Texts(&values))?,
+                Repeated::StringOrList if more => {
+                    object.serialize_entry(name.as_str(), &Texts(&values))?;
+                }
+                Repeated::Joined if more && *name != SET_COOKIE => {
+                    let joined = values.iter().map(text).collect::<Vec<_>>().join(", ");
+                    object.serialize_entry(name.as_str(), &joined)?;
+                }
+                _ => object.serialize_entry(name.as_str(), &text(first))?,
+            }
         }
+        object.end()
     }
-    Value::Object(map)
+}
+
+/// The values of a header as a JSON list.
+struct Texts<'v, 'a>(&'v GetAll<'a, HeaderValue>);
+
+impl Serialize for Texts<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(text))
+    }
+}
+
+/// Every `set-cookie` value, as v2 and the streaming prelude want them (RSP-2).
+struct Cookies<'a>(&'a HeaderMap);
+
+impl Serialize for Cookies<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.get_all(SET_COOKIE).iter().map(text))
+    }
+}
+
+/// A header value as JSON text; bytes that are not UTF-8 become U+FFFD.
+fn text(value: &HeaderValue) -> Cow<'_, str> {
+    String::from_utf8_lossy(value.as_bytes())
 }
 
 /// RSP-3: text stays text, anything else (or anything encoded) becomes base64.
@@ -189,52 +232,65 @@ pub(crate) fn body_field<'a>(headers: &HeaderMap, body: &'a [u8]) -> BodyField<'
 
 /// Text media types: `text/*`, JSON, JavaScript, XML, YAML and the `+json`/`+xml`/`+yaml` suffixes.
 pub(crate) fn is_text_content_type(content_type: &str) -> bool {
+    const TYPES: [&str; 7] = [
+        "application/json",
+        "application/javascript",
+        "application/x-javascript",
+        "application/ecmascript",
+        "application/xml",
+        "application/yaml",
+        "application/x-yaml",
+    ];
     let essence = content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    essence.starts_with("text/")
-        || matches!(
-            essence.as_str(),
-            "application/json"
-                | "application/javascript"
-                | "application/x-javascript"
-                | "application/ecmascript"
-                | "application/xml"
-                | "application/yaml"
-                | "application/x-yaml"
-        )
-        || essence.ends_with("+json")
-        || essence.ends_with("+xml")
-        || essence.ends_with("+yaml")
+        .as_bytes();
+    let starts = |prefix: &str| {
+        essence
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    let ends = |suffix: &str| {
+        essence
+            .len()
+            .checked_sub(suffix.len())
+            .is_some_and(|at| essence[at..].eq_ignore_ascii_case(suffix.as_bytes()))
+    };
+    starts("text/")
+        || TYPES
+            .iter()
+            .any(|t| essence.eq_ignore_ascii_case(t.as_bytes()))
+        || ["+json", "+xml", "+yaml"].into_iter().any(ends)
 }
 
 /// The JSON prelude of a streamed response (STR-1): status, headers (a string, or an array for a
 /// repeated header) and every `set-cookie` value in `cookies`.
 pub(crate) fn stream_prelude(status: StatusCode, headers: &HeaderMap) -> Bytes {
-    let mut map = Map::new();
-    let mut cookies = Vec::new();
-    for (name, mut values) in forwarded(headers) {
-        if *name == SET_COOKIE {
-            cookies.extend(values);
-        } else if values.len() == 1 {
-            map.insert(name.to_string(), values.swap_remove(0).into());
-        } else {
-            map.insert(name.to_string(), values.into());
-        }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Prelude<'a> {
+        status_code: u16,
+        headers: Headers<'a>,
+        cookies: Cookies<'a>,
     }
-    let prelude =
-        serde_json::json!({ "statusCode": status.as_u16(), "headers": map, "cookies": cookies });
-    Bytes::from(prelude.to_string())
+    let prelude = Prelude {
+        status_code: status.as_u16(),
+        headers: Headers::new(headers, Repeated::StringOrList).cookies_apart(),
+        cookies: Cookies(headers),
+    };
+    match serde_json::to_vec(&prelude) {
+        Ok(json) => Bytes::from(json),
+        // Writing strings and maps into a Vec cannot fail.
+        Err(_) => Bytes::from_static(b"{\"statusCode\":500}"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -264,6 +320,10 @@ mod tests {
         ));
         assert_eq!(r["statusCode"], 201);
         assert_eq!(r["multiValueHeaders"]["set-cookie"], json!(["a=1", "b=2"]));
+        assert_eq!(
+            r["multiValueHeaders"]["content-type"],
+            json!(["text/plain"])
+        );
         assert_eq!(r["body"], "hi");
         assert_eq!(r["isBase64Encoded"], false);
     }
@@ -293,7 +353,12 @@ mod tests {
     #[test]
     fn alb_has_status_description_and_its_header_mode() {
         // covers RSP-1
-        let h = headers(&[("x-a", "1"), ("x-a", "2")]);
+        let h = headers(&[
+            ("x-a", "1"),
+            ("x-a", "2"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+        ]);
         let r = json_of(to_lambda(
             EventSource::Alb { multi_value: false },
             StatusCode::NOT_FOUND,
@@ -302,6 +367,11 @@ mod tests {
         ));
         assert_eq!(r["statusDescription"], "404 Not Found");
         assert_eq!(r["headers"]["x-a"], "1, 2");
+        assert_eq!(
+            r["headers"]["set-cookie"], "a=1",
+            "joining cookies breaks them"
+        );
+        assert!(r.get("cookies").is_none());
         let r = json_of(to_lambda(
             EventSource::Alb { multi_value: true },
             StatusCode::OK,
@@ -309,6 +379,22 @@ mod tests {
             Bytes::new(),
         ));
         assert_eq!(r["multiValueHeaders"]["x-a"], json!(["1", "2"]));
+        assert_eq!(r["multiValueHeaders"]["set-cookie"], json!(["a=1", "b=2"]));
+    }
+
+    #[test]
+    fn header_values_that_are_not_utf8_stay_json() {
+        // covers RSP-1
+        let mut h = HeaderMap::new();
+        h.insert("x-latin1", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        let r = json_of(to_lambda(
+            EventSource::HttpApi,
+            StatusCode::OK,
+            &h,
+            Bytes::new(),
+        ));
+        assert_eq!(r["headers"]["x-latin1"], "caf\u{fffd}");
+        assert_eq!(r["cookies"], json!([]));
     }
 
     #[test]
@@ -352,6 +438,9 @@ mod tests {
             "image/svg+xml",
             "application/x-yaml",
             "application/javascript",
+            "Text/Plain",
+            "APPLICATION/JSON ; charset=utf-8",
+            "application/ld+JSON",
         ] {
             assert!(is_text_content_type(text), "{text}");
         }
@@ -360,6 +449,9 @@ mod tests {
             "application/octet-stream",
             "application/pdf",
             "font/woff2",
+            "",
+            "text",
+            "json",
         ] {
             assert!(!is_text_content_type(binary), "{binary}");
         }
