@@ -171,7 +171,8 @@ fn event_to_request(c: &mut Criterion) {
             "application/octet-stream",
         );
         for (kind, event) in [("text", &text), ("binary", &binary)] {
-            let request = event_to_app_request(&rules, event, context.clone())
+            let event = Bytes::from(event.clone());
+            let request = event_to_app_request(&rules, event.clone(), context.clone())
                 .expect("the benchmark event translates");
             assert_eq!(
                 http_body::Body::size_hint(request.body()).exact(),
@@ -179,8 +180,8 @@ fn event_to_request(c: &mut Criterion) {
             );
             group.bench_function(kind, |b| {
                 b.iter_batched(
-                    || context.clone(),
-                    |context| event_to_app_request(&rules, black_box(event), context),
+                    || (event.clone(), context.clone()),
+                    |(event, context)| event_to_app_request(&rules, black_box(event), context),
                     batch_size(len),
                 )
             });

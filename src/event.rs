@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use base64::Engine;
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use lambda_http::{Body, Request};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
@@ -40,14 +41,18 @@ pub(crate) struct RawRequestContext(pub(crate) String);
 /// One pass reads the fields of all HTTP event shapes and tells the sources apart from them.
 /// Only an event that does not fit those fields (a wrong type, say) is looked at again by the
 /// tolerant [`classify`]: an HTTP event is then malformed, anything else is passed through.
-pub(crate) fn parse(event: &str) -> Result<(EventSource, Request), AdapterError> {
+/// Header values that need no unescaping share the event's memory rather than being copied.
+pub(crate) fn parse(event: impl Into<Bytes>) -> Result<(EventSource, Request), AdapterError> {
+    let shared = event.into();
+    let event = std::str::from_utf8(&shared)
+        .map_err(|_| AdapterError::invalid_event("the event is not UTF-8 JSON"))?;
     if !is_object(event) {
         return checked_pass_through(event);
     }
     match serde_json::from_str::<HttpEvent<'_>>(event) {
         Ok(http) => match http.source() {
             (EventSource::PassThrough, _) => Ok(pass_through(event)),
-            (source, method) => Ok(tag(source, http.into_request(source, method)?)),
+            (source, method) => Ok(tag(source, http.into_request(source, method, &shared)?)),
         },
         Err(_) if classify(event) == EventSource::PassThrough => checked_pass_through(event),
         Err(err) => Err(AdapterError::invalid_event(format!(
@@ -244,6 +249,7 @@ impl<'a> HttpEvent<'a> {
         self,
         source: EventSource,
         http: Option<&RawValue>,
+        event: &Bytes,
     ) -> Result<Request, AdapterError> {
         let method = match source {
             EventSource::HttpApi => {
@@ -271,7 +277,7 @@ impl<'a> HttpEvent<'a> {
         };
         let uri = request_uri(path, &query)?;
 
-        let mut headers = self.header_map()?;
+        let mut headers = self.header_map(event)?;
         if let Some(cookies) = self.cookies.as_ref().filter(|c| !c.is_empty()) {
             let joined = cookies.iter().map(|c| &**c).collect::<Vec<_>>().join("; ");
             let value = HeaderValue::from_str(&joined).map_err(|_| {
@@ -342,20 +348,20 @@ impl<'a> HttpEvent<'a> {
 
     /// Every value of every header: the multi-value map where the event has one (it holds all
     /// values; v1's `headers` holds only the last), then single-value headers it does not name.
-    fn header_map(&self) -> Result<HeaderMap, AdapterError> {
+    fn header_map(&self, event: &Bytes) -> Result<HeaderMap, AdapterError> {
         let multi_value = self.multi_value_headers.as_ref().map_or(&[][..], |m| &m.0);
         // Room for the event's headers and the few the adapter adds (contexts, cookie, host).
         let mut headers = HeaderMap::with_capacity(multi_value.len() + self.headers.0.len() + 6);
         for (name, values) in multi_value {
             let name = header_name(name)?;
             for value in values {
-                headers.append(name.clone(), header_value(&name, value)?);
+                headers.append(name.clone(), header_value(&name, value, event)?);
             }
         }
         for (name, value) in &self.headers.0 {
             let name = header_name(name)?;
             if !headers.contains_key(&name) {
-                let value = header_value(&name, value)?;
+                let value = header_value(&name, value, event)?;
                 headers.insert(name, value);
             }
         }
@@ -368,12 +374,31 @@ fn header_name(name: &str) -> Result<HeaderName, AdapterError> {
         .map_err(|_| AdapterError::invalid_event(format!("invalid header name {name:?}")))
 }
 
-fn header_value(name: &HeaderName, value: &str) -> Result<HeaderValue, AdapterError> {
-    HeaderValue::from_str(value).map_err(|_| {
+/// A header value; one that was written without escapes in `event` shares its bytes.
+fn header_value(
+    name: &HeaderName,
+    value: &Text<'_>,
+    event: &Bytes,
+) -> Result<HeaderValue, AdapterError> {
+    let checked = match &value.0 {
+        Cow::Borrowed(text) => HeaderValue::from_maybe_shared(part_of(event, text)),
+        Cow::Owned(text) => HeaderValue::from_str(text),
+    };
+    checked.map_err(|_| {
         AdapterError::invalid_event(format!(
             "header {name} has bytes not allowed in a header value"
         ))
     })
+}
+
+/// `text`, borrowed from `event`, as a `Bytes` that shares the event's memory (a copy in case
+/// it is not part of it after all).
+fn part_of(event: &Bytes, text: &str) -> Bytes {
+    let start = (text.as_ptr() as usize).wrapping_sub(event.as_ptr() as usize);
+    match start.checked_add(text.len()) {
+        Some(end) if end <= event.len() => event.slice(start..end),
+        _ => Bytes::copy_from_slice(text.as_bytes()),
+    }
 }
 
 fn decode_body(body: Option<&RawValue>, base64: bool) -> Result<Body, AdapterError> {
@@ -603,7 +628,7 @@ mod tests {
     use serde_json::json;
 
     fn parse_json(event: serde_json::Value) -> (EventSource, Request) {
-        parse(&event.to_string()).expect("event parses")
+        parse(event.to_string()).expect("event parses")
     }
 
     fn rest(extra: serde_json::Value) -> serde_json::Value {
@@ -626,7 +651,7 @@ mod tests {
     fn source_of(event: &serde_json::Value) -> EventSource {
         let text = event.to_string();
         let classified = classify(&text);
-        let parsed = parse(&text).map(|(source, _)| source);
+        let parsed = parse(text.clone()).map(|(source, _)| source);
         assert_eq!(parsed.ok(), Some(classified), "{event}");
         classified
     }
@@ -802,7 +827,7 @@ mod tests {
             rest(json!({"headers": {"bad name": "v"}})),
             rest(json!({"headers": ["not", "a map"]})),
         ] {
-            let err = parse(&bad.to_string()).expect_err(&bad.to_string());
+            let err = parse(bad.to_string()).expect_err(&bad.to_string());
             assert_eq!(err.kind(), crate::ErrorKind::InvalidEvent);
         }
         for bad in ["not json", "{\"unterminated\": ", ""] {
@@ -815,7 +840,7 @@ mod tests {
     fn errors_never_quote_the_values_they_reject() {
         // covers ERR-4
         let event = rest(json!({"multiValueHeaders": {"authorization": "Bearer SECRET"}}));
-        let err = parse(&event.to_string()).expect_err("a string where a list belongs");
+        let err = parse(event.to_string()).expect_err("a string where a list belongs");
         assert!(!err.message().contains("SECRET"), "{}", err.message());
         assert!(err.message().contains("line 1"), "{}", err.message());
     }

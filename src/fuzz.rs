@@ -161,7 +161,7 @@ fn rules() -> ForwardRules {
 /// becomes a request to the app with an absolute, valid URI.
 fn check(event: &str, rules: &ForwardRules) -> Result<(), TestCaseError> {
     let expected = event::classify(event);
-    match event::parse(event) {
+    match event::parse(event.to_string()) {
         Err(err) => {
             prop_assert_eq!(err.kind(), crate::ErrorKind::InvalidEvent);
             let json = serde_json::from_str::<serde::de::IgnoredAny>(event).is_ok();

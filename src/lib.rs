@@ -521,7 +521,7 @@ pub mod bench_support {
     /// attached (as the runtime loop does), then `ForwardRules::to_app_request`.
     pub fn event_to_app_request(
         rules: &Rules,
-        event: &str,
+        event: Bytes,
         context: Context,
     ) -> Result<http::Request<Full<Bytes>>, AdapterError> {
         let (_, mut request) = event::parse(event)?;

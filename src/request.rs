@@ -5,7 +5,10 @@
 //! authorization source, pass-through path) and points it at the app's address.
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::header::{
+    HeaderName, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TE,
+    TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, Method, Uri};
 use http_body_util::Full;
@@ -20,16 +23,34 @@ const LAMBDA_CONTEXT: HeaderName = HeaderName::from_static("x-amzn-lambda-contex
 const TENANT_ID: HeaderName = HeaderName::from_static("x-amz-tenant-id");
 const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
-/// Hop-by-hop headers (and a stale length) that must not be replayed to the app.
-const NOT_FORWARDED: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// Headers a client must not get through to the app: hop-by-hop ones, a stale length, and the
+/// context headers only the adapter sets (EVT-4).
+static NOT_FORWARDED: [HeaderName; 11] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+    CONTENT_LENGTH,
+    REQUEST_CONTEXT,
+    LAMBDA_CONTEXT,
+    TENANT_ID,
 ];
+
+/// Removes the [`NOT_FORWARDED`] headers: one look at each header the request has, rather than
+/// one lookup per name (there is usually none to remove).
+fn remove_not_forwarded(headers: &mut HeaderMap) {
+    let found: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| NOT_FORWARDED.contains(name))
+        .cloned()
+        .collect();
+    for name in found {
+        headers.remove(name);
+    }
+}
 
 /// How requests are rewritten on their way to the app.
 #[derive(Clone, Debug)]
@@ -94,9 +115,7 @@ impl ForwardRules {
         let uri = Uri::from(path_and_query);
 
         let mut headers = std::mem::take(&mut parts.headers);
-        for name in NOT_FORWARDED.iter().chain(&[CONTENT_LENGTH.as_str()]) {
-            headers.remove(*name);
-        }
+        remove_not_forwarded(&mut headers);
         self.move_authorization(&mut headers);
         set_context_headers(&mut headers, &mut parts.extensions);
         if headers.get(HOST).is_none() {
@@ -153,10 +172,6 @@ fn is_pass_through(extensions: &http::Extensions) -> bool {
 /// EVT-4: the request and Lambda contexts, and the tenant id, always from the adapter, never
 /// from the client.
 fn set_context_headers(headers: &mut HeaderMap, extensions: &mut http::Extensions) {
-    headers.remove(REQUEST_CONTEXT);
-    headers.remove(LAMBDA_CONTEXT);
-    headers.remove(TENANT_ID);
-
     let request_context = match (
         extensions.remove::<RawRequestContext>(),
         extensions.get::<RequestContext>(),
@@ -239,6 +254,29 @@ fn body_bytes(body: Body) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_by_hop_and_forged_headers_stay_behind() {
+        // covers EVT-4
+        let rules = ForwardRules {
+            app: Authority::from_static("127.0.0.1:8080"),
+            base_path: None,
+            pass_through_path: PathAndQuery::from_static("/events"),
+            authorization_source: None,
+        };
+        let mut request = Request::new(Body::Text("hi".into()));
+        *request.uri_mut() = Uri::from_static("/x");
+        let headers = request.headers_mut();
+        for name in &NOT_FORWARDED {
+            headers.append(name, HeaderValue::from_static("from the client"));
+        }
+        headers.append("x-kept", HeaderValue::from_static("1"));
+        headers.append("x-kept", HeaderValue::from_static("2"));
+        let forwarded = rules.to_app_request(request).unwrap();
+        let names: Vec<_> = forwarded.headers().keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["x-kept", "host"]);
+        assert_eq!(forwarded.headers().get_all("x-kept").iter().count(), 2);
+    }
 
     #[test]
     fn header_value_check_agrees_with_http() {

@@ -100,7 +100,14 @@ pub(crate) fn to_lambda(
         }
         EventSource::PassThrough => {}
     }
-    let mut payload = Vec::with_capacity(body.len() / 3 * 4 + 1024);
+    // Room for the body (as base64, which text does not exceed unless it has much to escape),
+    // the headers and the rest of the document: written without moving, in one allocation no
+    // bigger than needed.
+    let headers_len: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 8)
+        .sum();
+    let mut payload = Vec::with_capacity(body.len().div_ceil(3) * 4 + headers_len + 128);
     match serde_json::to_writer(&mut payload, &response) {
         Ok(()) => Bytes::from(payload),
         // Writing strings and maps into a Vec cannot fail.

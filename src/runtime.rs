@@ -166,6 +166,7 @@ impl<S> EventHandler<S> {
 
     async fn handle<B: AppBody>(
         self,
+        request_id: &str,
         invocation: Invocation,
         function: Arc<Config>,
         timer: &mut DeadlineTimer,
@@ -173,8 +174,10 @@ impl<S> EventHandler<S> {
     where
         S: AppService<B>,
     {
-        let request_id = invocation.request_id.clone();
-        match self.try_handle(invocation, function, timer).await {
+        match self
+            .try_handle(request_id, invocation, function, timer)
+            .await
+        {
             Ok(outcome) => outcome,
             Err(err) => {
                 tracing::error!(request_id, "{err}");
@@ -185,6 +188,7 @@ impl<S> EventHandler<S> {
 
     async fn try_handle<B: AppBody>(
         self,
+        request_id: &str,
         invocation: Invocation,
         function: Arc<Config>,
         timer: &mut DeadlineTimer,
@@ -192,13 +196,9 @@ impl<S> EventHandler<S> {
     where
         S: AppService<B>,
     {
-        let request_id = invocation.request_id.clone();
-        let context = lambda_context(&invocation, function)?;
+        let context = lambda_context(request_id, &invocation.headers, function)?;
         let deadline = app_deadline(context.deadline, SystemTime::now());
-        let event = std::str::from_utf8(&invocation.event)
-            .map_err(|_| AdapterError::invalid_event("the event is not UTF-8 JSON"))?;
-        let (source, mut request) = event::parse(event)?;
-        drop(invocation);
+        let (source, mut request) = event::parse(invocation.event)?;
         request.extensions_mut().insert(context);
         // STR-4: a pass-through event's result is JSON, never a stream.
         let streaming = self.streaming && source != EventSource::PassThrough;
@@ -261,9 +261,9 @@ impl<S> EventHandler<S> {
                         payload.len()
                     ),
                 );
-                substitute(source, false, error, &request_id)
+                substitute(source, false, error, request_id)
             }
-            Err(error) => substitute(source, streaming, error, &request_id),
+            Err(error) => substitute(source, streaming, error, request_id),
         }
     }
 }
@@ -362,19 +362,23 @@ fn app_deadline(deadline_ms: u64, now: SystemTime) -> Option<(tokio::time::Insta
 }
 
 /// The Lambda context of an invocation, from the `next` headers.
-fn lambda_context(invocation: &Invocation, function: Arc<Config>) -> Result<Context, AdapterError> {
+fn lambda_context(
+    request_id: &str,
+    headers: &HeaderMap,
+    function: Arc<Config>,
+) -> Result<Context, AdapterError> {
     const DEADLINE: &str = "lambda-runtime-deadline-ms";
     let with_deadline;
-    let headers = if invocation.headers.contains_key(DEADLINE) {
-        &invocation.headers
+    let headers = if headers.contains_key(DEADLINE) {
+        headers
     } else {
         // lambda_runtime's Context requires the header; an absent deadline is 0, "none".
-        let mut headers = invocation.headers.clone();
+        let mut headers = headers.clone();
         headers.insert(DEADLINE, HeaderValue::from_static("0"));
         with_deadline = headers;
         &with_deadline
     };
-    Context::new(&invocation.request_id, function, headers).map_err(|e| {
+    Context::new(request_id, function, headers).map_err(|e| {
         AdapterError::invalid_event(format!(
             "invalid invocation headers from the Runtime API: {e}"
         ))
@@ -441,17 +445,18 @@ where
 {
     let mut timer = DeadlineTimer::default();
     loop {
-        let invocation = tokio::select! {
+        let mut invocation = tokio::select! {
             biased;
             _ = stopped.wait_for(|stopped| *stopped) => return Ok(()),
             next = retry("next", || api.next()) => next?,
         };
         // No tracing span per invocation: it costs more than the rest of the adapter's own work on
         // a small request; the lines that concern an invocation carry its request id instead.
-        let request_id = invocation.request_id.clone();
-        let handling = handler
-            .clone()
-            .handle(invocation, function.clone(), &mut timer);
+        let request_id = std::mem::take(&mut invocation.request_id);
+        let handling =
+            handler
+                .clone()
+                .handle(&request_id, invocation, function.clone(), &mut timer);
         let outcome = CatchPanic(Box::pin(handling))
             .await
             .unwrap_or_else(|panic| {
