@@ -370,9 +370,37 @@ impl<'a> HttpEvent<'a> {
 }
 
 fn header_name(name: &str) -> Result<HeaderName, AdapterError> {
+    if let Some(known) = KNOWN_NAMES
+        .iter()
+        .find(|known| known.as_str().eq_ignore_ascii_case(name))
+    {
+        return Ok(known.clone());
+    }
     HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| AdapterError::invalid_event(format!("invalid header name {name:?}")))
 }
+
+/// Names that API Gateway, ALB and Function URL events carry on most requests and `http` has no
+/// constant for: found here, they cost no allocation (nor one more when the request is copied
+/// for an ERR-1 retry).
+static KNOWN_NAMES: [HeaderName; 16] = [
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-port"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-amzn-trace-id"),
+    HeaderName::from_static("x-amzn-tls-version"),
+    HeaderName::from_static("x-amzn-tls-cipher-suite"),
+    HeaderName::from_static("x-amz-cf-id"),
+    HeaderName::from_static("cloudfront-forwarded-proto"),
+    HeaderName::from_static("cloudfront-is-desktop-viewer"),
+    HeaderName::from_static("cloudfront-is-mobile-viewer"),
+    HeaderName::from_static("cloudfront-is-smarttv-viewer"),
+    HeaderName::from_static("cloudfront-is-tablet-viewer"),
+    HeaderName::from_static("cloudfront-viewer-asn"),
+    HeaderName::from_static("cloudfront-viewer-country"),
+    HeaderName::from_static("sec-fetch-mode"),
+    HeaderName::from_static("x-requested-with"),
+];
 
 /// A header value; one that was written without escapes in `event` shares its bytes.
 fn header_value(
@@ -873,6 +901,28 @@ mod tests {
         for (json, compact) in cases {
             assert_eq!(compact_json(json), compact, "{json}");
         }
+    }
+
+    #[test]
+    fn known_header_names_are_the_names_http_parses() {
+        // covers EVT-2
+        for known in &KNOWN_NAMES {
+            let title_case: String = known
+                .as_str()
+                .split('-')
+                .map(|word| word[..1].to_uppercase() + &word[1..])
+                .collect::<Vec<_>>()
+                .join("-");
+            for spelling in [known.as_str(), &title_case] {
+                assert_eq!(&header_name(spelling).unwrap(), known);
+                assert_eq!(
+                    header_name(spelling).unwrap(),
+                    HeaderName::from_bytes(spelling.as_bytes()).unwrap()
+                );
+            }
+        }
+        assert_eq!(header_name("X-Custom").unwrap(), "x-custom");
+        assert!(header_name("bad name").is_err());
     }
 
     #[test]
