@@ -315,8 +315,6 @@ fn substitute(
     )))
 }
 
-/// ERR-2: when the app's answer is due (the deadline less a margin to post it), with the time
-/// that leaves. `None` for a deadline that is absent (0) or already past (clock skew, tests).
 /// A worker's ERR-2 timer, re-armed for each invocation rather than created anew.
 ///
 /// Deadlines of successive invocations only move later, and tokio moves a timer later without
@@ -344,6 +342,8 @@ impl DeadlineTimer {
     }
 }
 
+/// ERR-2: when the app's answer is due (the deadline less a margin to post it), with the time
+/// that leaves. `None` for a deadline that is absent (0) or already past (clock skew, tests).
 fn app_deadline(deadline_ms: u64, now: SystemTime) -> Option<(tokio::time::Instant, Duration)> {
     if deadline_ms == 0 {
         return None;
