@@ -184,11 +184,11 @@ fn set_context_headers(headers: &mut HeaderMap, extensions: &mut http::Extension
         insert_checked(headers, REQUEST_CONTEXT, Bytes::from(json));
     }
     if let Some(context) = extensions.get::<Context>() {
-        // Room for a context without client context or identity, so the JSON is not moved.
-        let mut json = Vec::with_capacity(768);
-        if serde_json::to_writer(&mut json, context).is_ok() {
-            insert_checked(headers, LAMBDA_CONTEXT, Bytes::from(json));
-        }
+        insert_checked(
+            headers,
+            LAMBDA_CONTEXT,
+            Bytes::from(lambda_context_json(context)),
+        );
         if let Some(tenant) = context.tenant_id.as_deref().filter(|t| !t.is_empty()) {
             insert_checked(
                 headers,
@@ -201,6 +201,66 @@ fn set_context_headers(headers: &mut HeaderMap, extensions: &mut http::Extension
             insert_checked(headers, TRACE_ID, Bytes::copy_from_slice(trace.as_bytes()));
         }
     }
+}
+
+/// `context` as JSON, the document `serde_json` writes for it (a unit test holds the two
+/// together), without serde's machinery for each field: the keys are written as they are, and so
+/// are strings with nothing to escape.
+fn lambda_context_json(context: &Context) -> Vec<u8> {
+    // Room for a context without client context or identity, so the JSON is not moved.
+    let mut json = Vec::with_capacity(768);
+    let config = &context.env_config;
+    json.extend_from_slice(b"{\"request_id\":");
+    json_string(&mut json, &context.request_id);
+    json.extend_from_slice(b",\"deadline\":");
+    json_value(&mut json, &context.deadline);
+    json.extend_from_slice(b",\"invoked_function_arn\":");
+    json_string(&mut json, &context.invoked_function_arn);
+    json.extend_from_slice(b",\"xray_trace_id\":");
+    json_optional_string(&mut json, context.xray_trace_id.as_deref());
+    json.extend_from_slice(b",\"client_context\":");
+    json_value(&mut json, &context.client_context);
+    json.extend_from_slice(b",\"identity\":");
+    json_value(&mut json, &context.identity);
+    json.extend_from_slice(b",\"tenant_id\":");
+    json_optional_string(&mut json, context.tenant_id.as_deref());
+    json.extend_from_slice(b",\"env_config\":{\"function_name\":");
+    json_string(&mut json, &config.function_name);
+    json.extend_from_slice(b",\"memory\":");
+    json_value(&mut json, &config.memory);
+    json.extend_from_slice(b",\"version\":");
+    json_string(&mut json, &config.version);
+    json.extend_from_slice(b",\"log_stream\":");
+    json_string(&mut json, &config.log_stream);
+    json.extend_from_slice(b",\"log_group\":");
+    json_string(&mut json, &config.log_group);
+    json.extend_from_slice(b"}}");
+    json
+}
+
+/// A JSON string: copied between quotes when JSON needs no escape in it (no quote, backslash or
+/// control character), else written by `serde_json`.
+fn json_string(json: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        json_value(json, text);
+    } else {
+        json.reserve(text.len() + 2);
+        json.push(b'"');
+        json.extend_from_slice(text.as_bytes());
+        json.push(b'"');
+    }
+}
+
+fn json_optional_string(json: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => json_string(json, text),
+        None => json.extend_from_slice(b"null"),
+    }
+}
+
+fn json_value<T: serde::Serialize + ?Sized>(json: &mut Vec<u8>, value: &T) {
+    // Writing to a `Vec` cannot fail, nor can these values (their maps have string keys).
+    let _ = serde_json::to_writer(json, value);
 }
 
 /// Adds a header the adapter writes itself, unless its value has bytes a header cannot carry.
@@ -254,6 +314,63 @@ fn body_bytes(body: Body) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn lambda_context_json_is_what_serde_writes(
+            // What JSON escapes (quote, backslash, control characters) among other characters.
+            texts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[a-z\"\\\\\\x00-\\x1f\\x7f \u{e9}\u{1F600}]{0,16}",
+                    proptest::prelude::any::<String>(),
+                ],
+                9,
+            ),
+            deadline in proptest::prelude::any::<u64>(),
+            memory in proptest::prelude::any::<i32>(),
+            optional in proptest::prelude::any::<[bool; 4]>(),
+        ) {
+            // covers EVT-4
+            use lambda_runtime::Config;
+            let mut context = Context::default();
+            context.request_id = texts[0].clone();
+            context.deadline = deadline;
+            context.invoked_function_arn = texts[1].clone();
+            context.xray_trace_id = optional[0].then(|| texts[2].clone());
+            context.tenant_id = optional[1].then(|| texts[3].clone());
+            // Their types are not exported: made the way the runtime makes them, from JSON.
+            context.client_context = optional[2].then(|| {
+                serde_json::from_value(serde_json::json!({
+                    "client": {
+                        "installationId": "i",
+                        "appTitle": texts[4],
+                        "appVersionName": "1.0",
+                        "appVersionCode": "1",
+                        "appPackageName": "p",
+                    },
+                    "custom": {"k": texts[5]},
+                }))
+                .unwrap()
+            });
+            context.identity = optional[3].then(|| {
+                serde_json::from_value(serde_json::json!({
+                    "identityId": texts[6],
+                    "identityPoolId": texts[7],
+                }))
+                .unwrap()
+            });
+            context.env_config = std::sync::Arc::new(Config {
+                function_name: texts[8].clone(),
+                memory,
+                version: "$LATEST".into(),
+                log_stream: "2024/03/12/[$LATEST]0123".into(),
+                log_group: "/aws/lambda/f".into(),
+            });
+            let ours = lambda_context_json(&context);
+            let serde = serde_json::to_vec(&context).unwrap();
+            proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(serde).unwrap());
+        }
+    }
 
     #[test]
     fn hop_by_hop_and_forged_headers_stay_behind() {

@@ -16,7 +16,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -361,28 +361,78 @@ fn app_deadline(deadline_ms: u64, now: SystemTime) -> Option<(tokio::time::Insta
     Some((tokio::time::Instant::now() + bound, bound))
 }
 
-/// The Lambda context of an invocation, from the `next` headers.
+/// The Lambda context of an invocation, from the `next` headers: the fields `Context::new` reads,
+/// found in one pass over the headers (it looks each name up as a string, seven times), and an
+/// absent deadline read as 0, "none", where `Context::new` would panic.
 fn lambda_context(
     request_id: &str,
     headers: &HeaderMap,
     function: Arc<Config>,
 ) -> Result<Context, AdapterError> {
-    const DEADLINE: &str = "lambda-runtime-deadline-ms";
-    let with_deadline;
-    let headers = if headers.contains_key(DEADLINE) {
-        headers
-    } else {
-        // lambda_runtime's Context requires the header; an absent deadline is 0, "none".
-        let mut headers = headers.clone();
-        headers.insert(DEADLINE, HeaderValue::from_static("0"));
-        with_deadline = headers;
-        &with_deadline
+    let [mut deadline, mut arn, mut trace, mut tenant, mut client, mut identity] = [None; 6];
+    for (name, value) in headers {
+        let slot = match name.as_str() {
+            "lambda-runtime-deadline-ms" => &mut deadline,
+            "lambda-runtime-invoked-function-arn" => &mut arn,
+            "lambda-runtime-trace-id" => &mut trace,
+            "lambda-runtime-aws-tenant-id" => &mut tenant,
+            "lambda-runtime-client-context" => &mut client,
+            "lambda-runtime-cognito-identity" => &mut identity,
+            _ => continue,
+        };
+        // The first of repeated values, as `HeaderMap::get` gives it.
+        slot.get_or_insert((name, value));
+    }
+    let lossy = |(_, value): Found<'_>| String::from_utf8_lossy(value.as_bytes()).into_owned();
+
+    let mut context = Context::default();
+    context.request_id = request_id.to_owned();
+    context.deadline = match deadline {
+        Some(found) => header_text(found)?
+            .parse()
+            .map_err(|e| invalid_header(found.0, e))?,
+        None => 0,
     };
-    Context::new(request_id, function, headers).map_err(|e| {
-        AdapterError::invalid_event(format!(
-            "invalid invocation headers from the Runtime API: {e}"
-        ))
-    })
+    context.invoked_function_arn = match arn {
+        Some(found) => header_text(found)?.to_owned(),
+        None => "No header lambda-runtime-invoked-function-arn found.".to_owned(),
+    };
+    context.xray_trace_id = trace.map(lossy);
+    context.tenant_id = tenant.map(lossy);
+    context.client_context = header_json(client)?;
+    context.identity = header_json(identity)?;
+    context.env_config = function;
+    Ok(context)
+}
+
+/// A header of the `next` answer, found by [`lambda_context`].
+type Found<'h> = (&'h HeaderName, &'h HeaderValue);
+
+fn header_text((name, value): Found<'_>) -> Result<&str, AdapterError> {
+    value
+        .to_str()
+        .map_err(|_| invalid_header(name, "not visible ASCII"))
+}
+
+/// A header holding JSON; empty is none.
+fn header_json<T: serde::de::DeserializeOwned>(
+    found: Option<Found<'_>>,
+) -> Result<Option<T>, AdapterError> {
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    match header_text(found)? {
+        "" => Ok(None),
+        raw => serde_json::from_str(raw)
+            .map(Some)
+            .map_err(|e| invalid_header(found.0, e)),
+    }
+}
+
+fn invalid_header(name: &HeaderName, problem: impl std::fmt::Display) -> AdapterError {
+    AdapterError::invalid_event(format!(
+        "invalid invocation headers from the Runtime API: {name}: {problem}"
+    ))
 }
 
 /// Runs the loop until a worker meets a Runtime API failure that does not go away, or the process
@@ -592,6 +642,87 @@ mod tests {
         assert!(app_deadline(0, now).is_none());
         assert!(app_deadline(ms(now - Duration::from_secs(1)), now).is_none());
         assert!(app_deadline(ms(now), now).is_none());
+    }
+
+    #[test]
+    fn lambda_context_reads_the_headers_as_lambda_runtime_does() {
+        // covers EVT-4 (the Lambda context the app gets)
+        let function = Arc::new(Config {
+            function_name: "f".into(),
+            memory: 128,
+            version: "$LATEST".into(),
+            log_stream: "s".into(),
+            log_group: "g".into(),
+        });
+        let headers = |pairs: &[(&str, &[u8])]| {
+            let mut map = HeaderMap::new();
+            map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            map.insert(
+                "lambda-runtime-deadline-ms",
+                HeaderValue::from_static("1700000000000"),
+            );
+            for (name, value) in pairs {
+                let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+                map.append(name, HeaderValue::from_bytes(value).unwrap());
+            }
+            map
+        };
+        let arn = (
+            "lambda-runtime-invoked-function-arn",
+            &b"arn:aws:lambda:eu-west-1:1:function:f"[..],
+        );
+        let same = [
+            headers(&[]),
+            headers(&[arn, ("lambda-runtime-trace-id", b"Root=1-a-b;Sampled=1")]),
+            headers(&[
+                arn,
+                ("lambda-runtime-trace-id", b"first"),
+                ("lambda-runtime-trace-id", b"second"),
+                ("lambda-runtime-aws-tenant-id", b"tenant-\xe9"),
+                (
+                    "lambda-runtime-client-context",
+                    br#"{"client":{"installationId":"i","appTitle":"t","appVersionName":"n","appVersionCode":"c","appPackageName":"p"},"custom":{"k":"v"},"environment":{}}"#,
+                ),
+                (
+                    "lambda-runtime-cognito-identity",
+                    br#"{"identity_id":"id","identity_pool_id":"pool"}"#,
+                ),
+            ]),
+            headers(&[("lambda-runtime-client-context", b""), ("lambda-runtime-cognito-identity", b"")]),
+        ];
+        for headers in &same {
+            let ours = lambda_context("req-1", headers, function.clone()).unwrap();
+            let theirs = Context::new("req-1", function.clone(), headers).unwrap();
+            assert_eq!(ours, theirs, "{headers:?}");
+        }
+        let mut bad_deadline = headers(&[]);
+        bad_deadline.insert(
+            "lambda-runtime-deadline-ms",
+            HeaderValue::from_static("soon"),
+        );
+        let refused = [
+            bad_deadline,
+            headers(&[("lambda-runtime-client-context", b"{not json")]),
+            headers(&[("lambda-runtime-cognito-identity", b"[]")]),
+            headers(&[("lambda-runtime-invoked-function-arn", b"arn-\xff")]),
+        ];
+        for headers in &refused {
+            assert!(
+                lambda_context("req-1", headers, function.clone()).is_err(),
+                "{headers:?}"
+            );
+            assert!(
+                Context::new("req-1", function.clone(), headers).is_err(),
+                "{headers:?}"
+            );
+        }
+        let mut no_deadline = headers(&[arn]);
+        no_deadline.remove("lambda-runtime-deadline-ms");
+        let context = lambda_context("req-2", &no_deadline, function.clone()).unwrap();
+        assert_eq!(
+            (context.deadline, context.request_id.as_str()),
+            (0, "req-2")
+        );
     }
 
     #[tokio::test]
