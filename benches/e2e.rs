@@ -137,7 +137,7 @@ impl Counts {
                 throughput: 5_000,
                 throughput_batches: 5,
                 stream_warm: 200,
-                stream_idle: 9,
+                stream_idle: 15,
                 starts: 100,
                 echo_rounds: 10,
             }
@@ -218,7 +218,7 @@ async fn run() -> Result<(), String> {
     let scenarios: [(&str, Duration); 6] = [
         ("c", Duration::from_secs(120)),
         ("e", Duration::from_secs(90)),
-        ("f", Duration::from_secs(120)),
+        ("f", Duration::from_secs(180)),
         ("a", Duration::from_secs(60)),
         ("b", Duration::from_secs(60)),
         ("d", Duration::from_secs(90)),
