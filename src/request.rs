@@ -210,55 +210,44 @@ fn lambda_context_json(context: &Context) -> Vec<u8> {
     // Room for a context without client context or identity, so the JSON is not moved.
     let mut json = Vec::with_capacity(768);
     let config = &context.env_config;
-    json.extend_from_slice(b"{\"request_id\":");
-    json_string(&mut json, &context.request_id);
-    json.extend_from_slice(b",\"deadline\":");
-    json_value(&mut json, &context.deadline);
-    json.extend_from_slice(b",\"invoked_function_arn\":");
-    json_string(&mut json, &context.invoked_function_arn);
-    json.extend_from_slice(b",\"xray_trace_id\":");
-    json_optional_string(&mut json, context.xray_trace_id.as_deref());
-    json.extend_from_slice(b",\"client_context\":");
-    json_value(&mut json, &context.client_context);
-    json.extend_from_slice(b",\"identity\":");
-    json_value(&mut json, &context.identity);
-    json.extend_from_slice(b",\"tenant_id\":");
-    json_optional_string(&mut json, context.tenant_id.as_deref());
-    json.extend_from_slice(b",\"env_config\":{\"function_name\":");
-    json_string(&mut json, &config.function_name);
-    json.extend_from_slice(b",\"memory\":");
-    json_value(&mut json, &config.memory);
-    json.extend_from_slice(b",\"version\":");
-    json_string(&mut json, &config.version);
-    json.extend_from_slice(b",\"log_stream\":");
-    json_string(&mut json, &config.log_stream);
-    json.extend_from_slice(b",\"log_group\":");
-    json_string(&mut json, &config.log_group);
+    write_text(&mut json, b"{\"request_id\":", Some(&context.request_id));
+    write_value(&mut json, b",\"deadline\":", &context.deadline);
+    let arn = Some(&*context.invoked_function_arn);
+    write_text(&mut json, b",\"invoked_function_arn\":", arn);
+    let trace = context.xray_trace_id.as_deref();
+    write_text(&mut json, b",\"xray_trace_id\":", trace);
+    write_value(&mut json, b",\"client_context\":", &context.client_context);
+    write_value(&mut json, b",\"identity\":", &context.identity);
+    write_text(&mut json, b",\"tenant_id\":", context.tenant_id.as_deref());
+    let name = Some(&*config.function_name);
+    write_text(&mut json, b",\"env_config\":{\"function_name\":", name);
+    write_value(&mut json, b",\"memory\":", &config.memory);
+    write_text(&mut json, b",\"version\":", Some(&config.version));
+    write_text(&mut json, b",\"log_stream\":", Some(&config.log_stream));
+    write_text(&mut json, b",\"log_group\":", Some(&config.log_group));
     json.extend_from_slice(b"}}");
     json
 }
 
-/// A JSON string: copied between quotes when JSON needs no escape in it (no quote, backslash or
-/// control character), else written by `serde_json`.
-fn json_string(json: &mut Vec<u8>, text: &str) {
-    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        json_value(json, text);
-    } else {
-        json.reserve(text.len() + 2);
-        json.push(b'"');
-        json.extend_from_slice(text.as_bytes());
-        json.push(b'"');
-    }
-}
-
-fn json_optional_string(json: &mut Vec<u8>, text: Option<&str>) {
+/// `prefix` (punctuation and a key), then `text` as a JSON string or `null`: copied between
+/// quotes when JSON needs no escape in it (no quote, backslash or control character), else
+/// written by `serde_json`.
+fn write_text(json: &mut Vec<u8>, prefix: &[u8], text: Option<&str>) {
     match text {
-        Some(text) => json_string(json, text),
-        None => json.extend_from_slice(b"null"),
+        Some(text) if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') => {
+            json.reserve(prefix.len() + text.len() + 2);
+            json.extend_from_slice(prefix);
+            json.push(b'"');
+            json.extend_from_slice(text.as_bytes());
+            json.push(b'"');
+        }
+        _ => write_value(json, prefix, &text),
     }
 }
 
-fn json_value<T: serde::Serialize + ?Sized>(json: &mut Vec<u8>, value: &T) {
+/// `prefix` (punctuation and a key), then `value` as `serde_json` writes it.
+fn write_value<T: serde::Serialize + ?Sized>(json: &mut Vec<u8>, prefix: &[u8], value: &T) {
+    json.extend_from_slice(prefix);
     // Writing to a `Vec` cannot fail, nor can these values (their maps have string keys).
     let _ = serde_json::to_writer(json, value);
 }
