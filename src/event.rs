@@ -299,17 +299,27 @@ impl<'a> HttpEvent<'a> {
         Ok(request)
     }
 
-    /// v1: API Gateway hands over decoded values, so they are encoded again; repeated keys come
-    /// from the multi-value map.
+    /// v1: API Gateway hands over decoded values, so they are encoded again.
     fn encoded_query(&self) -> String {
+        self.query(|query, text| query.extend(utf8_percent_encode(text, COMPONENT)))
+    }
+
+    /// ALB: the load balancer passes keys and values as the client encoded them.
+    fn raw_query(&self) -> String {
+        sanitize_query(&self.query(String::push_str))
+    }
+
+    /// `key=value&…` with each key and value written by `write`; repeated keys come from the
+    /// multi-value map where the event has one.
+    fn query(&self, write: impl Fn(&mut String, &str)) -> String {
         let mut query = String::new();
         let mut push = |key: &str, value: &str| {
             if !query.is_empty() {
                 query.push('&');
             }
-            query.extend(utf8_percent_encode(key, COMPONENT));
+            write(&mut query, key);
             query.push('=');
-            query.extend(utf8_percent_encode(value, COMPONENT));
+            write(&mut query, value);
         };
         if self.multi_value_query_string_parameters.0.is_empty() {
             for (key, value) in &self.query_string_parameters.0 {
@@ -321,29 +331,6 @@ impl<'a> HttpEvent<'a> {
             }
         }
         query
-    }
-
-    /// ALB: the load balancer passes keys and values as the client encoded them.
-    fn raw_query(&self) -> String {
-        let mut query = String::new();
-        let mut push = |key: &str, value: &str| {
-            if !query.is_empty() {
-                query.push('&');
-            }
-            query.push_str(key);
-            query.push('=');
-            query.push_str(value);
-        };
-        if self.multi_value_query_string_parameters.0.is_empty() {
-            for (key, value) in &self.query_string_parameters.0 {
-                push(key, value);
-            }
-        } else {
-            for (key, values) in &self.multi_value_query_string_parameters.0 {
-                values.iter().for_each(|value| push(key, value));
-            }
-        }
-        sanitize_query(&query)
     }
 
     /// Every value of every header: the multi-value map where the event has one (it holds all
