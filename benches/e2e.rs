@@ -4,7 +4,7 @@
 //!
 //! | id | figure |
 //! |----|--------|
-//! | c  | sequential invocation round trip (invoke → result at the control plane), a direct keep-alive GET of the same app endpoint, and the difference (the adapter's overhead); the round trip split where the `next` answer leaves and where the app sees the request; the adapter's CPU time per invocation |
+//! | c  | sequential invocation round trip (invoke → result at the control plane), a direct keep-alive GET of the same app endpoint, and the difference (the adapter's overhead); the round trip split where the `next` answer leaves and where the app sees the request; the adapter's CPU time per invocation; each overhead above the floor, that of an adapter doing no work ([`floor`]) measured beside them |
 //! | e  | throughput at `AWS_LAMBDA_MAX_CONCURRENCY=16`, and the adapter's CPU time per invocation |
 //! | f  | streaming: app writes a chunk → the chunk at the control plane, warm, and each sample after its own idle pause (the app connection closed by then) |
 //! | a  | app starts listening → first `next` at the control plane |
@@ -55,6 +55,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
+#[path = "e2e/floor.rs"]
+mod floor;
+
 /// Any single wait: an invocation's result, a chunk, a process start.
 const WAIT: Duration = Duration::from_secs(30);
 /// The adapters' default pool idle timeout for app connections is 4 s; (f idle) waits longer.
@@ -74,6 +77,10 @@ const MIB: usize = 1024 * 1024;
 // Entry point
 
 fn main() {
+    // The bench started itself as (c)'s floor adapter.
+    if std::env::var(floor::ROLE).is_ok_and(|role| role == floor::FLOOR) {
+        floor::run(MARK_HEADER);
+    }
     // `cargo test --benches` runs this without `--bench`: nothing to measure then.
     if !std::env::args().any(|arg| arg == "--bench") {
         println!("e2e: a benchmark; run it with `cargo bench --bench e2e` or `make bench`");
@@ -321,59 +328,57 @@ impl Bench {
         Ok(running)
     }
 
-    /// (c) sequential round trips, and a direct keep-alive GET of the same endpoint beside each.
+    /// (c) sequential round trips, and a direct keep-alive GET of the same endpoint beside each;
+    /// then the same for the floor adapter ([`floor`]) on its own, for the rows above it (taking
+    /// turns with the binaries would change what they measure).
     async fn sequential(&mut self, budget: &Budget) -> Result<(), String> {
-        let running = self.start_all(&[]).await?;
+        let mut running = self.start_all(&[]).await?;
+        let floor = Subject {
+            label: "floor",
+            bin: std::env::current_exe().map_err(|e| format!("the bench executable: {e}"))?,
+        };
+        let env = [(floor::ROLE, floor::FLOOR)];
+        let log = self.log_file(&floor);
+        running.push(Running::start(&floor, self.app.port, &env, &log).await?);
+        // The binaries, then the floor (idle until its pass).
         let n = self.subjects.len();
+        let all = n + 1;
         // Marked, so that the app notes when it sees the request (the split below).
         let mut marked = function_url_json("GET", "/small", None);
         marked["headers"][MARK_HEADER] = json!("1");
         let small = Bytes::from(marked.to_string());
         let mut direct = Vec::new();
-        for _ in 0..n {
+        for _ in 0..all {
             direct.push(DirectClient::connect(self.app.port).await?);
         }
-        let mut invoke = vec![Vec::new(); n];
-        let mut plain = vec![Vec::new(); n];
+        let mut invoke = vec![Vec::new(); all];
+        let mut plain = vec![Vec::new(); all];
         // invoke → `next` answered, → request at the app, app → result at the control plane.
-        let mut split = vec![[Vec::new(), Vec::new(), Vec::new()]; n];
+        let mut split = vec![[Vec::new(), Vec::new(), Vec::new()]; all];
         let warm_up = self.counts.sequential / 20;
-        let mut cpu_at_start = vec![None; n];
-        for round in 0..warm_up + self.counts.sequential {
-            if budget.expired() {
-                break;
-            }
-            if round == warm_up {
-                cpu_at_start = running.iter().map(|a| a.adapter.cpu_time()).collect();
-            }
-            for index in order(n, round) {
-                let label = running[index].subject.label;
-                self.app.state.take_mark();
-                let invoked = Instant::now();
-                let handle = running[index].cp.invoke(small.clone());
-                let result = handle
-                    .result(WAIT)
-                    .await
-                    .map_err(|e| format!("{label}: {e}"))?;
-                let ended = Instant::now();
-                let delivered = handle
-                    .wait_delivered(WAIT)
-                    .await
-                    .map_err(|e| format!("{label}: {e}"))?;
-                handle.forget();
-                check_text(&result, SMALL_BODY.as_bytes()).map_err(|e| format!("{label}: {e}"))?;
-                let at_app = self
-                    .app
-                    .state
-                    .take_mark()
-                    .ok_or_else(|| format!("{label}: the app saw no marked request"))?;
-                let got = direct[index].get_small().await?;
-                if round >= warm_up {
-                    invoke[index].push(ended - invoked);
-                    plain[index].push(got);
-                    split[index][0].push(delivered.saturating_duration_since(invoked));
-                    split[index][1].push(at_app.saturating_duration_since(delivered));
-                    split[index][2].push(ended.saturating_duration_since(at_app));
+        let mut cpu_at_start = vec![None; all];
+        for pass in [0..n, n..all] {
+            for round in 0..warm_up + self.counts.sequential {
+                if budget.expired() {
+                    break;
+                }
+                if round == warm_up {
+                    for index in pass.clone() {
+                        cpu_at_start[index] = running[index].adapter.cpu_time();
+                    }
+                }
+                for index in order(pass.len(), round) {
+                    let index = pass.start + index;
+                    let (round_trip, parts) =
+                        self.app.timed_invoke(&running[index], &small).await?;
+                    let got = direct[index].get_small().await?;
+                    if round >= warm_up {
+                        invoke[index].push(round_trip);
+                        plain[index].push(got);
+                        for (samples, part) in split[index].iter_mut().zip(parts) {
+                            samples.push(part);
+                        }
+                    }
                 }
             }
         }
@@ -391,6 +396,8 @@ impl Bench {
         for value in split.iter_mut().flatten() {
             value.sort();
         }
+        let overhead =
+            |i: usize, p: f64| Some(percentile(&invoke[i], p)? - percentile(&plain[i], p)?);
         let r = &mut self.report;
         for (part, label) in [
             "invoke → `next` answered (control plane only)",
@@ -404,7 +411,10 @@ impl Bench {
                 &format!("c.split{part}.p50"),
                 &format!("(c) split p50: {label}"),
                 Unit::Micros,
-                split.iter().map(|s| percentile(&s[part], 50.0)).collect(),
+                split[..n]
+                    .iter()
+                    .map(|s| percentile(&s[part], 50.0))
+                    .collect(),
                 None,
             );
         }
@@ -412,21 +422,21 @@ impl Bench {
             "c.adapter_cpu",
             "(c) adapter CPU time per invocation (all threads, user + system)",
             Unit::Micros,
-            cpu,
+            cpu[..n].to_vec(),
             None,
         );
         r.percentile_rows(
             "c.invoke",
             "(c) invoke round trip",
             Unit::Micros,
-            &invoke,
+            &invoke[..n],
             |_| None,
         );
         r.percentile_rows(
             "c.direct",
             "(c) direct keep-alive GET",
             Unit::Micros,
-            &plain,
+            &plain[..n],
             |_| None,
         );
         for (p, name) in PERCENTILES {
@@ -438,18 +448,39 @@ impl Bench {
                 &format!("c.overhead.{name}"),
                 &format!("(c) overhead (invoke − direct) {name}"),
                 Unit::Micros,
-                invoke
-                    .iter()
-                    .zip(&plain)
-                    .map(|(i, d)| Some(percentile(i, p)? - percentile(d, p)?))
-                    .collect(),
+                (0..n).map(|i| overhead(i, p)).collect(),
                 target,
             );
         }
+        // The floor is the last one running.
+        for (p, name) in PERCENTILES {
+            r.row(
+                &format!("c.above_floor.{name}"),
+                &format!("(c) overhead above the floor's (measured after) {name}"),
+                Unit::Micros,
+                (0..n)
+                    .map(|i| Some(overhead(i, p)? - overhead(n, p)?))
+                    .collect(),
+                None,
+            );
+        }
+        let show = |value: Option<f64>| value.map_or("—".to_string(), |v| Unit::Micros.show(v));
         r.note(format!(
             "(c) {} sequential invocations per binary (GET /small, Function URL event) after {warm_up} \
              not counted; overhead pX = invoke pX − direct pX",
             invoke[0].len()
+        ));
+        r.note(format!(
+            "(c) the floor, an adapter doing no work (the bench itself, blocking sockets, a fixed \
+             request to the app, no event read), measured after the binaries: overhead p50 \
+             {}, p90 {}, p99 {}; split p50 {} / {} / {}; CPU time per invocation {}",
+            show(overhead(n, 50.0)),
+            show(overhead(n, 90.0)),
+            show(overhead(n, 99.0)),
+            show(percentile(&split[n][0], 50.0)),
+            show(percentile(&split[n][1], 50.0)),
+            show(percentile(&split[n][2], 50.0)),
+            show(cpu[n]),
         ));
         stop_all(running).await;
         Ok(())
@@ -1328,6 +1359,43 @@ impl AppState {
 }
 
 impl App {
+    /// One invocation of `event` (marked with [`MARK_HEADER`]) through `adapter`, checked: its
+    /// round trip, and the three parts of it (invoke → `next` answered, → request at the app,
+    /// → result at the control plane).
+    async fn timed_invoke(
+        &self,
+        adapter: &Running,
+        event: &Bytes,
+    ) -> Result<(Duration, [Duration; 3]), String> {
+        let label = adapter.subject.label;
+        self.state.take_mark();
+        let invoked = Instant::now();
+        let handle = adapter.cp.invoke(event.clone());
+        let result = handle
+            .result(WAIT)
+            .await
+            .map_err(|e| format!("{label}: {e}"))?;
+        let ended = Instant::now();
+        let delivered = handle
+            .wait_delivered(WAIT)
+            .await
+            .map_err(|e| format!("{label}: {e}"))?;
+        handle.forget();
+        check_text(&result, SMALL_BODY.as_bytes()).map_err(|e| format!("{label}: {e}"))?;
+        let at_app = self
+            .state
+            .take_mark()
+            .ok_or_else(|| format!("{label}: the app saw no marked request"))?;
+        Ok((
+            ended - invoked,
+            [
+                delivered.saturating_duration_since(invoked),
+                at_app.saturating_duration_since(delivered),
+                ended.saturating_duration_since(at_app),
+            ],
+        ))
+    }
+
     async fn bind() -> Result<App, String> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
