@@ -4,7 +4,7 @@
 //!
 //! | id | figure |
 //! |----|--------|
-//! | c  | sequential invocation round trip (invoke → result at the control plane), a direct keep-alive GET of the same app endpoint, and the difference (the adapter's overhead); the round trip split where the `next` answer leaves and where the app sees the request; the adapter's CPU time per invocation; each overhead above the floor, that of an adapter doing no work ([`floor`]) measured beside them |
+//! | c  | sequential invocation round trip (invoke → result at the control plane), a direct keep-alive GET of the same app endpoint, and the difference (the adapter's overhead); the round trip split where the `next` answer leaves and where the app sees the request; the adapter's CPU time per invocation; each overhead above the floor, that of an adapter doing no work ([`floor`]), measured in a pass of its own after them |
 //! | e  | throughput at `AWS_LAMBDA_MAX_CONCURRENCY=16`, and the adapter's CPU time per invocation |
 //! | f  | streaming: app writes a chunk → the chunk at the control plane, warm, and each sample after its own idle pause (the app connection closed by then) |
 //! | a  | app starts listening → first `next` at the control plane |
