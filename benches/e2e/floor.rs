@@ -40,18 +40,18 @@ fn serve(mark_header: &str) -> io::Result<()> {
     let mut message = Vec::with_capacity(64 * 1024);
     loop {
         runtime.write_all(next.as_bytes())?;
-        if !read_message(&mut runtime, &mut message)? {
+        let Some(head) = read_message(&mut runtime, &mut message)? else {
             // The control plane closed the connection: the bench is done with this adapter.
             return Ok(());
-        }
-        let request_id = header(&message, "lambda-runtime-aws-request-id")
+        };
+        let request_id = header(&message[..head], "lambda-runtime-aws-request-id")
             .ok_or_else(|| invalid("a `next` answer without a request id"))?
             .to_owned();
         app.write_all(forward.as_bytes())?;
-        if !read_message(&mut app, &mut message)? {
-            return Err(invalid("the app closed the connection"));
-        }
-        let body = std::str::from_utf8(body(&message)).map_err(|_| invalid("a non-UTF-8 body"))?;
+        let head = read_message(&mut app, &mut message)?
+            .ok_or_else(|| invalid("the app closed the connection"))?;
+        let body =
+            std::str::from_utf8(&message[head..]).map_err(|_| invalid("a non-UTF-8 body"))?;
         let result = format!(
             "{{\"statusCode\":200,\"headers\":{{\"content-type\":\"text/plain\"}},\"body\":{},\
              \"isBase64Encoded\":false}}",
@@ -63,7 +63,7 @@ fn serve(mark_header: &str) -> io::Result<()> {
             result.len()
         );
         runtime.write_all(post.as_bytes())?;
-        if !read_message(&mut runtime, &mut message)? {
+        if read_message(&mut runtime, &mut message)?.is_none() {
             return Ok(());
         }
     }
@@ -83,14 +83,14 @@ fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
-/// Reads one HTTP answer (head and a `content-length` body) into `message`; false at a clean end
-/// of the stream before it began.
-fn read_message(stream: &mut TcpStream, message: &mut Vec<u8>) -> io::Result<bool> {
+/// Reads one HTTP answer (head and a `content-length` body) into `message` and gives the length of
+/// its head; `None` at a clean end of the stream before the answer began.
+fn read_message(stream: &mut TcpStream, message: &mut Vec<u8>) -> io::Result<Option<usize>> {
     message.clear();
     let mut chunk = [0u8; 16 * 1024];
     loop {
         if let Some(head) = head_length(message) {
-            let length = header(message, "content-length")
+            let length = header(&message[..head], "content-length")
                 .map(|v| {
                     v.parse::<usize>()
                         .map_err(|_| invalid("a bad content-length"))
@@ -98,7 +98,7 @@ fn read_message(stream: &mut TcpStream, message: &mut Vec<u8>) -> io::Result<boo
                 .transpose()?
                 .unwrap_or(0);
             if message.len() >= head + length {
-                return Ok(true);
+                return Ok(Some(head));
             }
         }
         if message.len() > MAX_MESSAGE {
@@ -107,7 +107,7 @@ fn read_message(stream: &mut TcpStream, message: &mut Vec<u8>) -> io::Result<boo
         let read = stream.read(&mut chunk)?;
         if read == 0 {
             return if message.is_empty() {
-                Ok(false)
+                Ok(None)
             } else {
                 Err(invalid("the connection closed inside an answer"))
             };
@@ -124,13 +124,9 @@ fn head_length(message: &[u8]) -> Option<usize> {
         .map(|at| at + 4)
 }
 
-fn body(message: &[u8]) -> &[u8] {
-    head_length(message).map_or(&[], |head| &message[head..])
-}
-
-/// The value of header `name` (lower case) in the head of `message`.
-fn header<'m>(message: &'m [u8], name: &str) -> Option<&'m str> {
-    let head = std::str::from_utf8(&message[..head_length(message)?]).ok()?;
+/// The value of header `name` (lower case) in `head`.
+fn header<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
+    let head = std::str::from_utf8(head).ok()?;
     head.split("\r\n").skip(1).find_map(|line| {
         let (key, value) = line.split_once(':')?;
         key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
