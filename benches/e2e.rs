@@ -464,12 +464,12 @@ impl Bench {
                 None,
             );
         }
-        let show = |value: Option<f64>| value.map_or("—".to_string(), |v| Unit::Micros.show(v));
         r.note(format!(
             "(c) {} sequential invocations per binary (GET /small, Function URL event) after {warm_up} \
              not counted; overhead pX = invoke pX − direct pX",
             invoke[0].len()
         ));
+        let show = |value| Unit::Micros.show_or_dash(value);
         r.note(format!(
             "(c) the floor, an adapter doing no work (the bench itself, blocking sockets, a fixed \
              request to the app, no event read), measured after the binaries: overhead p50 \
@@ -1582,6 +1582,11 @@ impl Unit {
         }
     }
 
+    /// [`Unit::show`], or a dash for a figure that was not measured.
+    fn show_or_dash(self, value: Option<f64>) -> String {
+        value.map_or_else(|| "—".to_string(), |value| self.show(value))
+    }
+
     fn name(self) -> &'static str {
         match self {
             Unit::Micros | Unit::Millis => "us",
@@ -1695,7 +1700,7 @@ impl Report {
             row.label,
             row.values
                 .iter()
-                .map(|v| v.map_or("—".to_string(), |v| unit.show(v)))
+                .map(|v| unit.show_or_dash(*v))
                 .collect::<Vec<_>>()
                 .join("  |  ")
         );
@@ -1720,11 +1725,8 @@ impl Report {
         }
         for row in &self.rows {
             let cell = |index: usize| {
-                row.values
-                    .get(index)
-                    .copied()
-                    .flatten()
-                    .map_or("—".to_string(), |v| row.unit.show(v))
+                row.unit
+                    .show_or_dash(row.values.get(index).copied().flatten())
             };
             let target = row.target.map_or(String::new(), Target::describe);
             if compare {
