@@ -1,5 +1,6 @@
-//! The HTTP/1.1 client of the app: keep-alive connections with Nagle's algorithm off, kept in a
-//! small pool for `AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS` (CFG-21; none under SnapStart, LIF-3).
+//! The HTTP/1.1 client of the app (SPEC ERR-1, CFG-21, LIF-3): keep-alive connections with
+//! Nagle's algorithm off, kept in a small pool for `AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`, and the
+//! decision to try a request again on a fresh connection.
 //!
 //! A request takes an idle connection that is ready (or opens one), and the response carries a
 //! [`ConnectionReturn`] in its extensions: dropped once the response has been used (the runtime
@@ -17,6 +18,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use crate::error::{describe, AdapterError, ErrorKind};
 
 /// More idle connections than this are closed rather than kept.
 const MAX_IDLE: usize = 64;
@@ -151,10 +154,95 @@ impl AppClient {
         }
     }
 
+    /// ERR-1: sends the request; a failure the app cannot have seen (no connection, a kept
+    /// connection found closed before the request went out, or for an idempotent method a
+    /// connection that broke before any answer) is tried once more on a fresh connection.
+    pub(crate) async fn forward(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<http::Response<Incoming>, AdapterError> {
+        let copy = is_idempotent(request.method()).then(|| copy_request(&request));
+        let (first, unsent) = match self.send(request, false).await {
+            Ok(response) => return Ok(response),
+            Err(failed) => failed,
+        };
+        let Some(retry) = retry_after(&first, unsent, copy) else {
+            return Err(self.unreachable(&first));
+        };
+        tracing::debug!("retrying on a fresh connection after: {}", describe(&first));
+        self.send(retry, true)
+            .await
+            .map_err(|(err, _)| self.unreachable(&err))
+    }
+
+    fn unreachable(&self, err: &SendError) -> AdapterError {
+        AdapterError::new(
+            ErrorKind::AppUnreachable,
+            format!(
+                "the app at {} did not answer: {}",
+                self.pool.address,
+                describe(err)
+            ),
+        )
+    }
+
     /// The address of the app, `host:port`.
     pub(crate) fn address(&self) -> &str {
         &self.pool.address
     }
+}
+
+/// The request to send again after `failure`: the request itself when it was certainly not sent,
+/// else the copy of an idempotent one when the connection broke before any answer.
+fn retry_after<R>(failure: &SendError, unsent: Option<R>, copy: Option<R>) -> Option<R> {
+    unsent.or_else(|| copy.filter(|_| broke_before_answer(failure)))
+}
+
+fn is_idempotent(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::OPTIONS
+            | http::Method::PUT
+            | http::Method::DELETE
+            | http::Method::TRACE
+    )
+}
+
+/// A copy of a request: method, URI, version, headers and (shared) body.
+fn copy_request(request: &http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// Whether the connection broke (closed, reset) before any answer, rather than the app answering
+/// something that is not HTTP or the request failing on its own.
+fn broke_before_answer(err: &SendError) -> bool {
+    let SendError::Http(err) = err else {
+        return true;
+    };
+    if err.is_canceled() || err.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(io_err) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+            if matches!(
+                io_err.kind(),
+                ConnectionReset | BrokenPipe | ConnectionAborted
+            ) {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
 }
 
 impl Pool {
@@ -213,5 +301,206 @@ impl Drop for ConnectionReturn {
         if let Some((pool, sender)) = self.0.take() {
             pool.checkin(sender);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::BodyExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// What the raw app does with the requests of one connection.
+    #[derive(Clone, Copy)]
+    enum Conduct {
+        /// `200 ok` to every request, keeping the connection.
+        Answer,
+        /// Reads the request, then closes the connection without a word.
+        CloseBeforeAnswer,
+        /// Reads the request, then answers something that is not HTTP.
+        Garbage,
+    }
+
+    /// A loopback app that behaves per connection as `conduct(n)` says for its `n`th connection
+    /// (from 0), and counts them.
+    struct RawApp {
+        address: String,
+        connections: Arc<AtomicUsize>,
+    }
+
+    impl RawApp {
+        async fn start(conduct: fn(usize) -> Conduct) -> RawApp {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap().to_string();
+            let connections = Arc::new(AtomicUsize::new(0));
+            let counted = connections.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let n = counted.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(serve(stream, conduct(n)));
+                }
+            });
+            RawApp {
+                address,
+                connections,
+            }
+        }
+
+        fn client(&self, idle_timeout: Duration) -> AppClient {
+            AppClient::new(self.address.clone(), idle_timeout)
+        }
+
+        fn connections(&self) -> usize {
+            self.connections.load(Ordering::SeqCst)
+        }
+    }
+
+    async fn serve(mut stream: TcpStream, conduct: Conduct) {
+        let mut buffer = Vec::new();
+        loop {
+            // Requests here have no body: a request ends with its head.
+            while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+                let mut chunk = [0; 1024];
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                }
+            }
+            buffer.clear();
+            let answer: &[u8] = match conduct {
+                Conduct::Answer => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+                Conduct::CloseBeforeAnswer => return,
+                Conduct::Garbage => b"SPDY/9 what\r\n\r\n",
+            };
+            if stream.write_all(answer).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn request(method: http::Method) -> http::Request<Full<Bytes>> {
+        let mut request = http::Request::new(Full::default());
+        *request.method_mut() = method;
+        *request.uri_mut() = http::Uri::from_static("/");
+        request
+    }
+
+    /// A request to `client` whose response is read to its end and dropped, as the runtime loop
+    /// does: the connection goes back to the pool.
+    async fn exchange(client: &AppClient) -> Bytes {
+        let response = client.forward(request(http::Method::GET)).await.unwrap();
+        response.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    const KEEP: Duration = Duration::from_secs(4);
+
+    #[tokio::test]
+    async fn a_used_connection_is_kept_and_used_again() {
+        // covers CFG-21 (the pool)
+        let app = RawApp::start(|_| Conduct::Answer).await;
+        let client = app.client(KEEP);
+        for _ in 0..3 {
+            assert_eq!(exchange(&client).await, "ok");
+        }
+        assert_eq!(app.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_response_is_still_read_is_not_shared() {
+        // covers CFG-21, LIF-4 (requests never share a connection)
+        let app = RawApp::start(|_| Conduct::Answer).await;
+        let client = app.client(KEEP);
+        let first = client.forward(request(http::Method::GET)).await.unwrap();
+        let second = client.forward(request(http::Method::GET)).await.unwrap();
+        assert_eq!(app.connections(), 2);
+        drop((first, second));
+        assert_eq!(exchange(&client).await, "ok");
+        assert_eq!(app.connections(), 2, "both went back to the pool");
+    }
+
+    #[tokio::test]
+    async fn no_idle_timeout_means_a_connection_per_request() {
+        // covers CFG-21 (0 turns pooling off)
+        let app = RawApp::start(|_| Conduct::Answer).await;
+        let client = app.client(Duration::ZERO);
+        for _ in 0..3 {
+            assert_eq!(exchange(&client).await, "ok");
+        }
+        assert_eq!(app.connections(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_connection_is_not_used_again() {
+        // covers CFG-21 (the idle timeout)
+        let app = RawApp::start(|_| Conduct::Answer).await;
+        let client = app.client(KEEP);
+        exchange(&client).await;
+        tokio::time::advance(KEEP - Duration::from_millis(1)).await;
+        exchange(&client).await;
+        assert_eq!(app.connections(), 1, "still within the idle timeout");
+        tokio::time::advance(KEEP).await;
+        exchange(&client).await;
+        assert_eq!(app.connections(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_request_is_sent_again_when_the_connection_broke_before_an_answer() {
+        // covers ERR-1 (the retry decision)
+        let app = RawApp::start(|n| match n {
+            0 => Conduct::CloseBeforeAnswer,
+            _ => Conduct::Answer,
+        })
+        .await;
+        let response = app.client(KEEP).forward(request(http::Method::GET)).await;
+        assert_eq!(response.unwrap().status(), 200);
+        assert_eq!(app.connections(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_post_the_app_may_have_seen_is_not_sent_again() {
+        // covers ERR-1 (the retry decision)
+        let app = RawApp::start(|n| match n {
+            0 => Conduct::CloseBeforeAnswer,
+            _ => Conduct::Answer,
+        })
+        .await;
+        let failed = app.client(KEEP).forward(request(http::Method::POST)).await;
+        let error = failed.expect_err("a POST is not retried");
+        assert_eq!(error.kind(), ErrorKind::AppUnreachable);
+        assert!(error.message().contains(&app.address), "{error}");
+        assert_eq!(app.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_http_is_not_retried() {
+        // covers ERR-1 (the retry decision)
+        let app = RawApp::start(|_| Conduct::Garbage).await;
+        let failed = app.client(KEEP).forward(request(http::Method::GET)).await;
+        assert_eq!(failed.unwrap_err().kind(), ErrorKind::AppUnreachable);
+        assert_eq!(app.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_was_never_sent_is_always_sent_again() {
+        // covers ERR-1 (the retry decision)
+        let refused = SendError::Connect(std::io::ErrorKind::ConnectionRefused.into());
+        assert_eq!(retry_after(&refused, Some("unsent"), None), Some("unsent"));
+        assert_eq!(retry_after(&refused, None, Some("copy")), Some("copy"));
+        assert_eq!(retry_after::<&str>(&refused, None, None), None);
+        assert!(is_idempotent(&http::Method::PUT) && !is_idempotent(&http::Method::PATCH));
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let client = AppClient::new(address.clone(), KEEP);
+        let error = client
+            .forward(request(http::Method::POST))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::AppUnreachable);
+        assert!(error.message().contains("did not answer") && error.message().contains(&address));
     }
 }

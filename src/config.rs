@@ -1,15 +1,28 @@
-//! `AdapterOptions` and how it is read from the `AWS_LWA_*` environment variables (SPEC CFG-1 … CFG-13, CFG-20).
+//! Configuration: one path from variables to the settings everything else runs on (SPEC CFG-1 …
+//! CFG-21, CFG-14/15, LIF-4, LIF-7, SHP-2).
 //!
-//! Parsing takes an explicit source of variables (a closure), so tests hand it a map and never touch
-//! the process environment; `AdapterOptions::default()` passes the real environment through the same
-//! code. Every value is checked here: an unknown value with an obvious meaning gives one warning and
-//! the default, a value that makes the adapter unusable gives an error naming the variable.
+//! ```text
+//! lookup (the environment, or a map) ──read──▶ AdapterOptions + the adapter's own options
+//!                                               + Lambda's environment, and warnings
+//!                                      ──check──▶ Settings, or errors
+//! ```
+//!
+//! *Read* turns each variable's text into a typed value: an unknown value with an obvious meaning,
+//! or a deprecated name, gives one warning and goes on. *Check* applies every rule that can make the
+//! adapter unusable, once, whether the options came from the environment or from code; each error
+//! names the variable and the value. This module (and `main.rs`) are the only readers of the process
+//! environment; everything else receives a [`Settings`].
 
-use std::env;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery};
+use http::HeaderName;
+use lambda_runtime::Config as FunctionConfig;
+
+use crate::error::{AdapterError, ErrorKind};
+use crate::request::{BasePath, ForwardRules};
 
 /// How the adapter checks that the app is ready (CFG-5).
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
@@ -21,20 +34,10 @@ pub enum Protocol {
     Tcp,
 }
 
-impl Protocol {
-    fn parse(value: &str) -> Option<Protocol> {
-        match value.to_ascii_lowercase().as_str() {
-            "http" => Some(Protocol::Http),
-            "tcp" => Some(Protocol::Tcp),
-            _ => None,
-        }
-    }
-}
-
 impl From<&str> for Protocol {
     /// Any case of `http` or `tcp`; anything else is `Http`.
     fn from(value: &str) -> Self {
-        Protocol::parse(value).unwrap_or_default()
+        word(value, &[("http", Protocol::Http), ("tcp", Protocol::Tcp)]).unwrap_or_default()
     }
 }
 
@@ -48,30 +51,39 @@ pub enum LambdaInvokeMode {
     ResponseStream,
 }
 
-impl LambdaInvokeMode {
-    fn parse(value: &str) -> Option<LambdaInvokeMode> {
-        match value.to_ascii_lowercase().as_str() {
-            "buffered" => Some(LambdaInvokeMode::Buffered),
-            "response_stream" => Some(LambdaInvokeMode::ResponseStream),
-            _ => None,
-        }
-    }
-}
+const INVOKE_MODES: [(&str, LambdaInvokeMode); 2] = [
+    ("buffered", LambdaInvokeMode::Buffered),
+    ("response_stream", LambdaInvokeMode::ResponseStream),
+];
 
 impl From<&str> for LambdaInvokeMode {
     /// Any case of `buffered` or `response_stream`; anything else is `Buffered`.
     fn from(value: &str) -> Self {
-        LambdaInvokeMode::parse(value).unwrap_or_default()
+        word(value, &INVOKE_MODES).unwrap_or_default()
     }
 }
 
-/// The app's healthy status codes when nothing is configured: `100-499`.
-pub(crate) const DEFAULT_HEALTHY_STATUS: &str = "100-499";
-/// The published crate's default for the deprecated `readiness_check_min_unhealthy_status`.
-pub(crate) const DEFAULT_MIN_UNHEALTHY_STATUS: u16 = 500;
+/// The value of `text` among `words`, in any case.
+fn word<T: Copy>(text: &str, words: &[(&str, T)]) -> Option<T> {
+    words
+        .iter()
+        .find(|(word, _)| word.eq_ignore_ascii_case(text))
+        .map(|(_, value)| *value)
+}
 
-/// Configuration of the adapter. `AdapterOptions::default()` reads the environment variables listed
-/// in the README; a struct literal with `..Default::default()` overrides some of them in code.
+/// The app's healthy status codes when nothing is configured: `100-499`.
+const DEFAULT_HEALTHY_STATUS: &str = "100-499";
+/// The published crate's default for the deprecated `readiness_check_min_unhealthy_status`.
+const DEFAULT_MIN_UNHEALTHY_STATUS: u16 = 500;
+/// The default of `AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`.
+const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// CFG-15: the Runtime API when `AWS_LAMBDA_RUNTIME_API` is unset.
+const DEFAULT_RUNTIME_API: &str = "127.0.0.1:9001";
+
+/// Configuration of the adapter, with exactly the fields of the published crate (SHP-2), so that a
+/// struct literal naming all of them compiles. `AdapterOptions::default()` reads the environment
+/// variables listed in the README; a struct literal with `..Default::default()` overrides some of
+/// them in code. The adapter's newer options are not fields here: see [`Settings`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdapterOptions {
     /// Host the app listens on (`AWS_LWA_HOST`, default `127.0.0.1`).
@@ -84,8 +96,9 @@ pub struct AdapterOptions {
     pub readiness_check_path: String,
     /// `Http` or `Tcp` readiness check (`AWS_LWA_READINESS_CHECK_PROTOCOL`).
     pub readiness_check_protocol: Protocol,
-    /// Deprecated: statuses below this are healthy. Used only when `readiness_check_healthy_status`
-    /// is left at its default; prefer `readiness_check_healthy_status`.
+    /// Statuses below this are healthy. Used only when `readiness_check_healthy_status` is left at
+    /// its default.
+    #[deprecated(since = "1.0.0", note = "use readiness_check_healthy_status")]
     pub readiness_check_min_unhealthy_status: u16,
     /// Status codes that mean "ready" (`AWS_LWA_READINESS_CHECK_HEALTHY_STATUS`, default `100-499`).
     pub readiness_check_healthy_status: Vec<u16>,
@@ -103,52 +116,21 @@ pub struct AdapterOptions {
     pub authorization_source: Option<String>,
     /// App statuses that fail the invocation (`AWS_LWA_ERROR_STATUS_CODES`).
     pub error_status_codes: Option<Vec<u16>>,
-    /// Give up waiting for the app after this long (`AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS`);
-    /// `None` waits as long as Lambda lets it.
-    pub readiness_check_timeout: Option<Duration>,
-    /// How long an unused connection to the app stays open for reuse
-    /// (`AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`, default 4 s); zero opens a connection per request.
-    pub pool_idle_timeout: Duration,
 }
-
-/// The default of `AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`.
-pub(crate) const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 impl Default for AdapterOptions {
     /// Reads the process environment. Warnings and errors are logged; an unusable value is kept
     /// as it was given so that [`crate::Adapter::new`] rejects it.
     fn default() -> Self {
-        let parsed = AdapterOptions::from_lookup(|name| env::var(name).ok());
+        let parsed = AdapterOptions::from_lookup(environment);
         parsed.log();
         parsed.options
     }
 }
 
-/// The outcome of reading configuration: the options, plus what was wrong with the input.
-#[derive(Clone, Debug)]
-pub struct ParsedOptions {
-    /// The options, with defaults where a value was missing or unknown.
-    pub options: AdapterOptions,
-    /// One line per value that was unknown or deprecated; start-up goes on.
-    pub warnings: Vec<String>,
-    /// One line per value that makes the adapter unusable; start-up must stop.
-    pub errors: Vec<String>,
-}
-
-impl ParsedOptions {
-    /// Logs the warnings and errors through `tracing`.
-    pub fn log(&self) {
-        for warning in &self.warnings {
-            tracing::warn!("{warning}");
-        }
-        for error in &self.errors {
-            tracing::error!("{error}");
-        }
-    }
-}
-
 impl AdapterOptions {
-    /// Reads the configuration from `lookup`, a function from a variable's name to its value.
+    /// Reads and checks the configuration from `lookup`, a function from a variable's name to its
+    /// value.
     ///
     /// ```
     /// use std::collections::HashMap;
@@ -163,21 +145,203 @@ impl AdapterOptions {
     where
         F: Fn(&str) -> Option<String>,
     {
-        let mut vars = Vars {
-            lookup,
-            warnings: Vec::new(),
-            errors: Vec::new(),
-        };
-        let options = vars.read_options();
-        ParsedOptions {
-            options,
-            warnings: vars.warnings,
-            errors: vars.errors,
-        }
+        let mut read = Reader::new(lookup);
+        let options = read.options();
+        let own = read.own_options();
+        let lambda = read.lambda();
+        ParsedOptions::checked(options, own, lambda, read.origins, read.warnings)
     }
 }
 
+/// The process environment as a lookup: what [`AdapterOptions::default`] and [`crate::Adapter::new`]
+/// read.
+fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// CFG-15: sets `AWS_LAMBDA_RUNTIME_API` to its default when it is unset, because the
+/// `lambda-extension` crate reads it from the environment (and panics without it). Call it before
+/// any other thread exists.
+pub(crate) fn default_runtime_api_variable() {
+    if environment("AWS_LAMBDA_RUNTIME_API").is_none_or(|v| v.trim().is_empty()) {
+        std::env::set_var("AWS_LAMBDA_RUNTIME_API", DEFAULT_RUNTIME_API);
+    }
+}
+
+/// The outcome of reading configuration: the options, what was wrong with the input, and the
+/// checked [`Settings`] when nothing made the adapter unusable.
+#[derive(Clone, Debug)]
+pub struct ParsedOptions {
+    /// The options, with defaults where a value was missing or unknown.
+    pub options: AdapterOptions,
+    /// One line per value that was unknown or deprecated; start-up goes on.
+    pub warnings: Vec<String>,
+    /// One line per value that makes the adapter unusable; start-up must stop.
+    pub errors: Vec<String>,
+    settings: Option<Settings>,
+    runtime_api: String,
+}
+
+impl ParsedOptions {
+    fn checked(
+        options: AdapterOptions,
+        own: OwnOptions,
+        lambda: LambdaEnvironment,
+        origins: Vec<Origin>,
+        mut warnings: Vec<String>,
+    ) -> ParsedOptions {
+        let runtime_api = lambda.runtime_api.clone();
+        let mut check = Checker {
+            origins,
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        };
+        let settings = check.settings(&options, own, lambda);
+        warnings.append(&mut check.warnings);
+        ParsedOptions {
+            options,
+            warnings,
+            settings: settings.filter(|_| check.errors.is_empty()),
+            errors: check.errors,
+            runtime_api,
+        }
+    }
+
+    /// Checks `options` given in code, with the adapter's own options and Lambda's variables read
+    /// from `lookup`. Only the warnings of the check are kept: the options' own were given when
+    /// they were read.
+    pub(crate) fn for_options<F>(options: &AdapterOptions, lookup: F) -> ParsedOptions
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let mut read = Reader::new(lookup);
+        let own = read.own_options();
+        let lambda = read.lambda();
+        ParsedOptions::checked(options.clone(), own, lambda, Vec::new(), Vec::new())
+    }
+
+    /// Like [`ParsedOptions::for_options`], from the process environment.
+    pub(crate) fn for_options_from_environment(options: &AdapterOptions) -> ParsedOptions {
+        ParsedOptions::for_options(options, environment)
+    }
+
+    /// Logs the warnings and errors through `tracing`.
+    pub fn log(&self) {
+        for warning in &self.warnings {
+            tracing::warn!("{warning}");
+        }
+        for error in &self.errors {
+            tracing::error!("{error}");
+        }
+    }
+
+    /// The checked settings; `None` when [`ParsedOptions::errors`] is not empty.
+    pub fn settings(&self) -> Option<&Settings> {
+        self.settings.as_ref()
+    }
+
+    /// The checked settings, or the errors as one `Adapter.ConfigInvalid` error.
+    pub fn into_settings(self) -> Result<Settings, AdapterError> {
+        self.settings
+            .ok_or_else(|| AdapterError::new(ErrorKind::ConfigInvalid, self.errors.join("; ")))
+    }
+
+    /// `host:port` of the Runtime API that the extension registers with (never the proxy of
+    /// CFG-14): where an init error is reported even when the configuration is unusable.
+    pub fn runtime_api(&self) -> &str {
+        &self.runtime_api
+    }
+}
+
+/// The adapter's options beyond the published [`AdapterOptions`] (CFG-21); SHP-2 keeps them out of
+/// its fields.
+#[derive(Clone, Debug)]
+struct OwnOptions {
+    readiness_check_timeout: Option<Duration>,
+    pool_idle_timeout: Duration,
+}
+
+/// What Lambda tells the function about itself (PROTOCOL.md, "Environment the adapter sees").
+#[derive(Clone, Debug)]
+struct LambdaEnvironment {
+    runtime_api: String,
+    runtime_api_proxy: Option<Found>,
+    concurrency: usize,
+    function: FunctionConfig,
+    initialization: Initialization,
+}
+
+/// How Lambda initialises this environment (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Initialization {
+    /// `on-demand`, or anything not listed here.
+    #[default]
+    OnDemand,
+    /// `provisioned-concurrency`.
+    ProvisionedConcurrency,
+    /// `snap-start`: the initialised environment is snapshotted and restored later.
+    SnapStart,
+}
+
+/// Everything the adapter runs on, once every rule of the configuration is checked. Made by
+/// [`AdapterOptions::from_lookup`] (then [`ParsedOptions::into_settings`]) or by
+/// [`crate::Adapter::new`]; the adapter's own options are set with the `with_` methods.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub(crate) app: Authority,
+    pub(crate) readiness_authority: String,
+    pub(crate) readiness_protocol: Protocol,
+    pub(crate) readiness_path: PathAndQuery,
+    pub(crate) healthy_status: Vec<u16>,
+    pub(crate) readiness_timeout: Option<Duration>,
+    pub(crate) async_init: bool,
+    pub(crate) rules: ForwardRules,
+    pub(crate) compression: bool,
+    pub(crate) invoke_mode: LambdaInvokeMode,
+    pub(crate) error_status_codes: Option<Vec<u16>>,
+    pub(crate) pool_idle_timeout: Duration,
+    /// The Runtime API the extension registers with.
+    pub(crate) runtime_api: String,
+    /// The Runtime API of the invocation loop: the proxy's when one is configured (CFG-14).
+    pub(crate) loop_api: String,
+    pub(crate) concurrency: usize,
+    pub(crate) function: Arc<FunctionConfig>,
+    pub(crate) initialization: Initialization,
+}
+
+impl Settings {
+    /// Give up waiting for the app after `timeout` (`AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS`,
+    /// RDY-6); `None` waits as long as Lambda lets it.
+    pub fn with_readiness_check_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.readiness_timeout = timeout.filter(|timeout| !timeout.is_zero());
+        self
+    }
+
+    /// How long an unused connection to the app stays open for reuse
+    /// (`AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`, default 4 s); zero opens a connection per request.
+    pub fn with_pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// How many invocations are served at once (`AWS_LAMBDA_MAX_CONCURRENCY`, LIF-4).
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read: variables → typed values, with a warning for each value that is unknown or deprecated
+
+/// Where a checked value was read: `found`, for the option whose variable is called `canonical`.
+#[derive(Clone, Debug)]
+struct Origin {
+    canonical: &'static str,
+    found: Found,
+}
+
 /// A variable's value together with the name it was found under.
+#[derive(Clone, Debug)]
 struct Found {
     name: &'static str,
     value: String,
@@ -189,13 +353,23 @@ impl fmt::Display for Found {
     }
 }
 
-struct Vars<F> {
+struct Reader<F> {
     lookup: F,
     warnings: Vec<String>,
-    errors: Vec<String>,
+    /// The variables the checked options were read from, so that errors name what the user set
+    /// (`PORT="x"`).
+    origins: Vec<Origin>,
 }
 
-impl<F: Fn(&str) -> Option<String>> Vars<F> {
+impl<F: Fn(&str) -> Option<String>> Reader<F> {
+    fn new(lookup: F) -> Self {
+        Reader {
+            lookup,
+            warnings: Vec::new(),
+            origins: Vec::new(),
+        }
+    }
+
     /// A variable's value; an empty value counts as unset.
     fn get(&self, name: &'static str) -> Option<Found> {
         let value = (self.lookup)(name)?;
@@ -218,56 +392,67 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         Some(found)
     }
 
+    /// A value that [`Checker`] checks: its text, remembered under `canonical` for the messages.
+    fn checked_text(&mut self, canonical: &'static str, found: Option<Found>) -> Option<String> {
+        let found = found?;
+        let value = found.value.clone();
+        self.origins.push(Origin { canonical, found });
+        Some(value)
+    }
+
     fn bool(&mut self, found: Option<Found>) -> bool {
         let Some(found) = found else { return false };
-        match found.value.to_ascii_lowercase().as_str() {
-            "true" => true,
-            "false" => false,
-            _ => {
-                self.warnings
-                    .push(format!("{found} is not `true` or `false`: using false"));
-                false
-            }
-        }
+        word(&found.value, &[("true", true), ("false", false)]).unwrap_or_else(|| {
+            self.warnings
+                .push(format!("{found} is not `true` or `false`: using false"));
+            false
+        })
     }
 
-    fn port(&mut self, found: Option<Found>, default: &str) -> String {
-        let Some(found) = found else {
+    /// A URL path: a missing leading `/` is added with a warning.
+    fn path(&mut self, canonical: &'static str, found: Option<Found>, default: &str) -> String {
+        let Some(mut found) = found else {
             return default.to_string();
         };
-        if let Err(reason) = check_port(&found.value) {
-            self.errors.push(format!("{found} {reason}"));
+        if !found.value.starts_with('/') {
+            self.warnings.push(format!(
+                "{found} does not start with `/`: using /{}",
+                found.value
+            ));
+            found.value.insert(0, '/');
         }
-        found.value
+        self.checked_text(canonical, Some(found))
+            .unwrap_or_else(|| default.to_string())
     }
 
-    fn read_options(&mut self) -> AdapterOptions {
-        let host = match self.get_or_deprecated("AWS_LWA_HOST", "HOST") {
-            Some(found) => {
-                if let Err(reason) = check_host(&found.value) {
-                    self.errors.push(format!("{found} {reason}"));
-                }
-                found.value
-            }
-            None => "127.0.0.1".to_string(),
-        };
-        let port_var = self.get("AWS_LWA_PORT").or_else(|| self.get("PORT"));
-        let port = self.port(port_var, "8080");
-        let readiness_var =
+    #[allow(deprecated)] // the published struct's deprecated field is set like every other
+    fn options(&mut self) -> AdapterOptions {
+        let host = self.get_or_deprecated("AWS_LWA_HOST", "HOST");
+        let host = self
+            .checked_text("AWS_LWA_HOST", host)
+            .unwrap_or_else(|| "127.0.0.1".to_string());
+        let port = self.get("AWS_LWA_PORT").or_else(|| self.get("PORT"));
+        let port = self
+            .checked_text("AWS_LWA_PORT", port)
+            .unwrap_or_else(|| "8080".to_string());
+        let readiness_port =
             self.get_or_deprecated("AWS_LWA_READINESS_CHECK_PORT", "READINESS_CHECK_PORT");
-        let readiness_check_port = self.port(readiness_var, &port);
-
-        let readiness_check_path =
-            match self.get_or_deprecated("AWS_LWA_READINESS_CHECK_PATH", "READINESS_CHECK_PATH") {
-                Some(found) => self.path(found),
-                None => "/".to_string(),
-            };
+        let readiness_check_port = self
+            .checked_text("AWS_LWA_READINESS_CHECK_PORT", readiness_port)
+            .unwrap_or_else(|| port.clone());
+        let readiness_path =
+            self.get_or_deprecated("AWS_LWA_READINESS_CHECK_PATH", "READINESS_CHECK_PATH");
+        let readiness_check_path = self.path("AWS_LWA_READINESS_CHECK_PATH", readiness_path, "/");
 
         let readiness_check_protocol = match self.get_or_deprecated(
             "AWS_LWA_READINESS_CHECK_PROTOCOL",
             "READINESS_CHECK_PROTOCOL",
         ) {
-            Some(found) => Protocol::parse(&found.value).unwrap_or_else(|| {
+            Some(found) => word(
+                &found.value,
+                &[("http", Protocol::Http), ("tcp", Protocol::Tcp)],
+            )
+            .unwrap_or_else(|| {
                 self.warnings
                     .push(format!("{found} is not `http` or `tcp`: using http"));
                 Protocol::Http
@@ -281,17 +466,15 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         let base_path = self
             .get_or_deprecated("AWS_LWA_REMOVE_BASE_PATH", "REMOVE_BASE_PATH")
             .map(|found| found.value);
-        let pass_through_path = match self.get("AWS_LWA_PASS_THROUGH_PATH") {
-            Some(found) => self.path(found),
-            None => "/events".to_string(),
-        };
-        let async_init_var = self.get_or_deprecated("AWS_LWA_ASYNC_INIT", "ASYNC_INIT");
-        let async_init = self.bool(async_init_var);
-        let compression_var = self.get("AWS_LWA_ENABLE_COMPRESSION");
-        let compression = self.bool(compression_var);
+        let pass_through = self.get("AWS_LWA_PASS_THROUGH_PATH");
+        let pass_through_path = self.path("AWS_LWA_PASS_THROUGH_PATH", pass_through, "/events");
+        let async_init = self.get_or_deprecated("AWS_LWA_ASYNC_INIT", "ASYNC_INIT");
+        let async_init = self.bool(async_init);
+        let compression = self.get("AWS_LWA_ENABLE_COMPRESSION");
+        let compression = self.bool(compression);
 
         let invoke_mode = match self.get("AWS_LWA_INVOKE_MODE") {
-            Some(found) => LambdaInvokeMode::parse(&found.value).unwrap_or_else(|| {
+            Some(found) => word(&found.value, &INVOKE_MODES).unwrap_or_else(|| {
                 self.warnings.push(format!(
                     "{found} is not `buffered` or `response_stream`: using buffered"
                 ));
@@ -300,25 +483,9 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             None => LambdaInvokeMode::Buffered,
         };
 
-        let authorization_source = self.get("AWS_LWA_AUTHORIZATION_SOURCE").and_then(|found| {
-            if http::HeaderName::from_bytes(found.value.as_bytes()).is_ok() {
-                Some(found.value)
-            } else {
-                self.warnings.push(format!(
-                    "{found} is not a valid header name: no header is moved to authorization"
-                ));
-                None
-            }
-        });
-
-        // CFG-14: used by the invocation loop (see `runtime::LoopSettings`); checked here with the
-        // rest so that a bad value stops start-up before anything else happens.
-        if let Some(found) = self.get("AWS_LWA_LAMBDA_RUNTIME_API_PROXY") {
-            if check_address(&found.value).is_err() {
-                self.errors
-                    .push(format!("{found} is not a host:port address"));
-            }
-        }
+        let authorization_source = self.get("AWS_LWA_AUTHORIZATION_SOURCE");
+        let authorization_source =
+            self.checked_text("AWS_LWA_AUTHORIZATION_SOURCE", authorization_source);
 
         let error_status_codes = self.get("AWS_LWA_ERROR_STATUS_CODES").and_then(|found| {
             let (codes, invalid) = parse_status_list(&found.value);
@@ -330,16 +497,6 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             }
             (!codes.is_empty()).then_some(codes)
         });
-
-        let readiness_check_timeout = self
-            .seconds(
-                "AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS",
-                "waiting as long as Lambda allows",
-            )
-            .filter(|timeout| !timeout.is_zero());
-        let pool_idle_timeout = self
-            .seconds("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "using 4")
-            .unwrap_or(DEFAULT_POOL_IDLE_TIMEOUT);
 
         AdapterOptions {
             host,
@@ -356,6 +513,58 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             invoke_mode,
             authorization_source,
             error_status_codes,
+        }
+    }
+
+    /// CFG-6: the healthy list as given (entries that are not codes or ranges warned about), else
+    /// the one the deprecated minimum unhealthy status stands for.
+    fn healthy_status(&mut self) -> (Vec<u16>, u16) {
+        let min_var = self.get("AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS");
+        let min_unhealthy = min_var
+            .as_ref()
+            .and_then(|found| match found.value.parse::<u16>() {
+                Ok(n) if (101..=600).contains(&n) => Some(n),
+                _ => {
+                    self.warnings.push(format!(
+                        "{found} is not a status code between 101 and 600: ignoring it"
+                    ));
+                    None
+                }
+            });
+        let min = min_unhealthy.unwrap_or(DEFAULT_MIN_UNHEALTHY_STATUS);
+
+        if let Some(found) = self.get("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS") {
+            let (codes, invalid) = parse_status_list(&found.value);
+            if !codes.is_empty() && !invalid.is_empty() {
+                self.warnings.push(format!(
+                    "{found}: ignoring invalid entries {}",
+                    invalid.join(", ")
+                ));
+            }
+            // An empty list is for the check to refuse, naming this text.
+            self.checked_text("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", Some(found));
+            return (codes, min);
+        }
+        if let Some(n) = min_unhealthy {
+            self.warnings.push(format!(
+                "AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS is deprecated: use AWS_LWA_READINESS_CHECK_HEALTHY_STATUS=100-{}",
+                n - 1
+            ));
+        }
+        (healthy_statuses(&default_healthy_status(), min), min)
+    }
+
+    fn own_options(&mut self) -> OwnOptions {
+        let readiness_check_timeout = self
+            .seconds(
+                "AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS",
+                "waiting as long as Lambda allows",
+            )
+            .filter(|timeout| !timeout.is_zero());
+        let pool_idle_timeout = self
+            .seconds("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "using 4")
+            .unwrap_or(DEFAULT_POOL_IDLE_TIMEOUT);
+        OwnOptions {
             readiness_check_timeout,
             pool_idle_timeout,
         }
@@ -376,72 +585,266 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         }
     }
 
-    /// A URL path: a missing leading `/` is added with a warning, characters that cannot be in
-    /// a URL are an error.
-    fn path(&mut self, found: Found) -> String {
-        let path = if found.value.starts_with('/') {
-            found.value.clone()
-        } else {
-            self.warnings.push(format!(
-                "{found} does not start with `/`: using /{}",
-                found.value
-            ));
-            format!("/{}", found.value)
-        };
-        if PathAndQuery::try_from(path.as_str()).is_err() {
-            self.errors.push(format!("{found} is not a valid URL path"));
-        }
-        path
-    }
-
-    /// CFG-6: the healthy set, from the list, else from the deprecated minimum unhealthy status.
-    fn healthy_status(&mut self) -> (Vec<u16>, u16) {
-        let min_var = self.get("AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS");
-        let min_unhealthy = min_var
-            .as_ref()
-            .and_then(|found| match found.value.parse::<u16>() {
-                Ok(n) if (101..=600).contains(&n) => Some(n),
-                _ => {
+    /// LIF-4, LIF-7, CFG-14, CFG-15: what Lambda sets, with defaults for simple emulators.
+    fn lambda(&mut self) -> LambdaEnvironment {
+        let text = |found: Option<Found>| found.map(|found| found.value);
+        let concurrency = match self.get("AWS_LAMBDA_MAX_CONCURRENCY") {
+            None => 1,
+            Some(found) => found
+                .value
+                .parse::<usize>()
+                .map(|n| n.max(1))
+                .unwrap_or_else(|_| {
                     self.warnings.push(format!(
-                        "{found} is not a status code between 101 and 600: ignoring it"
+                        "{found} is not a number: serving one invocation at a time"
                     ));
-                    None
-                }
-            });
-
-        if let Some(found) = self.get("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS") {
-            let (codes, invalid) = parse_status_list(&found.value);
-            if codes.is_empty() {
-                self.errors.push(format!(
-                    "{found} contains no valid status code or range (expected e.g. 200-399,404)"
-                ));
-            } else if !invalid.is_empty() {
-                self.warnings.push(format!(
-                    "{found}: ignoring invalid entries {}",
-                    invalid.join(", ")
-                ));
-            }
-            return (codes, min_unhealthy.unwrap_or(DEFAULT_MIN_UNHEALTHY_STATUS));
-        }
-        match min_unhealthy {
-            Some(n) => {
-                self.warnings.push(format!(
-                    "AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS is deprecated: use AWS_LWA_READINESS_CHECK_HEALTHY_STATUS=100-{}",
-                    n - 1
-                ));
-                ((100..n).collect(), n)
-            }
-            None => (
-                parse_status_list(DEFAULT_HEALTHY_STATUS).0,
-                DEFAULT_MIN_UNHEALTHY_STATUS,
-            ),
+                    1
+                }),
+        };
+        let function = FunctionConfig {
+            function_name: text(self.get("AWS_LAMBDA_FUNCTION_NAME"))
+                .unwrap_or_else(|| "lambda-adapter".to_string()),
+            memory: text(self.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(128),
+            version: text(self.get("AWS_LAMBDA_FUNCTION_VERSION"))
+                .unwrap_or_else(|| "$LATEST".to_string()),
+            log_stream: text(self.get("AWS_LAMBDA_LOG_STREAM_NAME")).unwrap_or_default(),
+            log_group: text(self.get("AWS_LAMBDA_LOG_GROUP_NAME")).unwrap_or_default(),
+        };
+        let initialization = match text(self.get("AWS_LAMBDA_INITIALIZATION_TYPE")).as_deref() {
+            Some("snap-start") => Initialization::SnapStart,
+            Some("provisioned-concurrency") => Initialization::ProvisionedConcurrency,
+            _ => Initialization::OnDemand,
+        };
+        LambdaEnvironment {
+            runtime_api: text(self.get("AWS_LAMBDA_RUNTIME_API"))
+                .unwrap_or_else(|| DEFAULT_RUNTIME_API.to_string()),
+            runtime_api_proxy: self.get("AWS_LWA_LAMBDA_RUNTIME_API_PROXY"),
+            concurrency,
+            function,
+            initialization,
         }
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Check: every rule that can make the adapter unusable, once
+
+struct Checker {
+    origins: Vec<Origin>,
+    warnings: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl Checker {
+    /// The value's origin for a message: `NAME="text"` when it was read from the variable `NAME`
+    /// (whose canonical name is `canonical`), else the options field that holds it.
+    fn origin(&self, canonical: &'static str, field: &str, value: &str) -> String {
+        match self.read_from(canonical) {
+            Some(found) => found.to_string(),
+            None => format!("AdapterOptions::{field} {value:?} ({canonical})"),
+        }
+    }
+
+    /// The variable the option named `canonical` was read from, if it was.
+    fn read_from(&self, canonical: &'static str) -> Option<&Found> {
+        let origin = self
+            .origins
+            .iter()
+            .find(|origin| origin.canonical == canonical)?;
+        Some(&origin.found)
+    }
+
+    fn refuse(&mut self, canonical: &'static str, field: &str, value: &str, reason: &str) {
+        let origin = self.origin(canonical, field, value);
+        self.errors.push(format!("{origin} {reason}"));
+    }
+
+    fn port(&mut self, canonical: &'static str, field: &str, value: &str) -> Option<u16> {
+        match value.parse::<u16>() {
+            Ok(0) | Err(_) => {
+                self.refuse(canonical, field, value, "is not a valid port (1-65535)");
+                None
+            }
+            Ok(port) => Some(port),
+        }
+    }
+
+    fn host(&mut self, value: &str) -> Option<()> {
+        let usable = !value.is_empty()
+            && !value.contains(['/', '@', '?', '#'])
+            && !value.chars().any(char::is_whitespace)
+            && Authority::try_from(format!("{value}:1").as_str()).is_ok();
+        if !usable {
+            let reason = "is not a valid host name or IP address";
+            self.refuse("AWS_LWA_HOST", "host", value, reason);
+        }
+        usable.then_some(())
+    }
+
+    fn path(&mut self, canonical: &'static str, field: &str, value: &str) -> Option<PathAndQuery> {
+        let path = PathAndQuery::try_from(value)
+            .ok()
+            .filter(|path| path.as_str().starts_with('/'));
+        if path.is_none() {
+            self.refuse(canonical, field, value, "is not a valid URL path");
+        }
+        path
+    }
+
+    /// CFG-6: the healthy set, which must hold a status.
+    fn healthy_status(&mut self, options: &AdapterOptions) -> Option<Vec<u16>> {
+        #[allow(deprecated)] // the published struct's deprecated field still counts
+        let min = options.readiness_check_min_unhealthy_status;
+        let codes = healthy_statuses(&options.readiness_check_healthy_status, min);
+        if codes.is_empty() {
+            let canonical = "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS";
+            let origin = match self.read_from(canonical) {
+                Some(found) => found.to_string(),
+                None => format!("AdapterOptions::readiness_check_healthy_status ({canonical})"),
+            };
+            self.errors.push(format!(
+                "{origin} contains no valid status code or range (expected e.g. 200-399,404)"
+            ));
+            return None;
+        }
+        Some(codes)
+    }
+
+    /// CFG-12: a name that is not a header name moves nothing (a warning, not an error).
+    fn authorization_source(&mut self, name: Option<&str>) -> Option<HeaderName> {
+        let name = name?;
+        match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(name) => Some(name),
+            Err(_) => {
+                let origin =
+                    self.origin("AWS_LWA_AUTHORIZATION_SOURCE", "authorization_source", name);
+                self.warnings.push(format!(
+                    "{origin} is not a valid header name: no header is moved to authorization"
+                ));
+                None
+            }
+        }
+    }
+
+    /// CFG-14: a `host:port` address.
+    fn address(&mut self, found: &Found) -> Option<String> {
+        let usable = !found.value.contains(char::is_whitespace)
+            && Authority::try_from(found.value.as_str())
+                .is_ok_and(|authority| authority.port_u16().is_some());
+        if !usable {
+            self.errors
+                .push(format!("{found} is not a host:port address"));
+        }
+        usable.then(|| found.value.clone())
+    }
+
+    fn settings(
+        &mut self,
+        options: &AdapterOptions,
+        own: OwnOptions,
+        lambda: LambdaEnvironment,
+    ) -> Option<Settings> {
+        let host = self.host(&options.host);
+        let port = self.port("AWS_LWA_PORT", "port", &options.port);
+        // The default readiness port is the app's: one value, refused once.
+        let readiness_port = if options.readiness_check_port == options.port {
+            port
+        } else {
+            self.port(
+                "AWS_LWA_READINESS_CHECK_PORT",
+                "readiness_check_port",
+                &options.readiness_check_port,
+            )
+        };
+        let readiness_path = self.path(
+            "AWS_LWA_READINESS_CHECK_PATH",
+            "readiness_check_path",
+            &options.readiness_check_path,
+        );
+        let pass_through_path = self.path(
+            "AWS_LWA_PASS_THROUGH_PATH",
+            "pass_through_path",
+            &options.pass_through_path,
+        );
+        let healthy_status = self.healthy_status(options);
+        let authorization_source =
+            self.authorization_source(options.authorization_source.as_deref());
+        let loop_api = match &lambda.runtime_api_proxy {
+            Some(proxy) => self.address(proxy),
+            None => Some(lambda.runtime_api.clone()),
+        };
+
+        let compression = options.compression && options.invoke_mode == LambdaInvokeMode::Buffered;
+        if options.compression && !compression {
+            self.warnings.push(
+                "AWS_LWA_ENABLE_COMPRESSION is ignored: responses are not compressed in response_stream mode"
+                    .to_string(),
+            );
+        }
+
+        let (_, port, readiness_port, readiness_path, pass_through_path, healthy_status, loop_api) = (
+            host?,
+            port?,
+            readiness_port?,
+            readiness_path?,
+            pass_through_path?,
+            healthy_status?,
+            loop_api?,
+        );
+        // The host and port are checked, so this is an authority; the check is for the type.
+        let Ok(app) = Authority::try_from(format!("{}:{port}", options.host)) else {
+            self.refuse("AWS_LWA_HOST", "host", &options.host, "is not a valid host");
+            return None;
+        };
+        Some(Settings {
+            readiness_authority: format!("{}:{readiness_port}", options.host),
+            readiness_protocol: options.readiness_check_protocol,
+            readiness_path,
+            healthy_status,
+            readiness_timeout: own.readiness_check_timeout,
+            async_init: options.async_init,
+            rules: ForwardRules {
+                app: app.clone(),
+                base_path: options.base_path.as_deref().and_then(BasePath::new),
+                pass_through_path,
+                authorization_source,
+            },
+            app,
+            compression,
+            invoke_mode: options.invoke_mode,
+            error_status_codes: options.error_status_codes.clone(),
+            pool_idle_timeout: own.pool_idle_timeout,
+            runtime_api: lambda.runtime_api,
+            loop_api,
+            concurrency: lambda.concurrency,
+            function: Arc::new(lambda.function),
+            initialization: lambda.initialization,
+        })
+    }
+}
+
+/// CFG-6: the healthy statuses of a list and the deprecated minimum unhealthy status: the list,
+/// unless it is the default and the minimum is not, then `100` to the minimum less one.
+fn healthy_statuses(list: &[u16], min_unhealthy: u16) -> Vec<u16> {
+    if min_unhealthy != DEFAULT_MIN_UNHEALTHY_STATUS
+        && min_unhealthy > 100
+        && list == default_healthy_status()
+    {
+        (100..min_unhealthy).collect()
+    } else {
+        list.to_vec()
+    }
+}
+
+fn default_healthy_status() -> Vec<u16> {
+    parse_status_list(DEFAULT_HEALTHY_STATUS).0
+}
+
 /// Parses `200-399,404`-style lists of status codes and ranges. Returns the codes and the entries
 /// that are not valid (codes outside 100-599, reversed ranges, text).
-pub(crate) fn parse_status_list(value: &str) -> (Vec<u16>, Vec<String>) {
+fn parse_status_list(value: &str) -> (Vec<u16>, Vec<String>) {
     let mut codes = Vec::new();
     let mut invalid = Vec::new();
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -467,37 +870,6 @@ pub(crate) fn parse_status_list(value: &str) -> (Vec<u16>, Vec<String>) {
     (codes, invalid)
 }
 
-/// A TCP port the app can listen on.
-pub(crate) fn check_port(value: &str) -> Result<u16, &'static str> {
-    match value.parse::<u16>() {
-        Ok(0) | Err(_) => Err("is not a valid port (1-65535)"),
-        Ok(port) => Ok(port),
-    }
-}
-
-/// A `host:port` address, as `AWS_LAMBDA_RUNTIME_API` holds.
-pub(crate) fn check_address(value: &str) -> Result<(), &'static str> {
-    match Authority::try_from(value) {
-        Ok(authority) if authority.port_u16().is_some() && !value.contains(char::is_whitespace) => {
-            Ok(())
-        }
-        _ => Err("is not a host:port address"),
-    }
-}
-
-/// A host name or IP address that can stand in a URL.
-pub(crate) fn check_host(value: &str) -> Result<(), &'static str> {
-    let usable = !value.is_empty()
-        && !value.contains(['/', '@', '?', '#'])
-        && !value.chars().any(char::is_whitespace)
-        && Authority::try_from(format!("{value}:1").as_str()).is_ok();
-    if usable {
-        Ok(())
-    } else {
-        Err("is not a valid host name or IP address")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,9 +883,15 @@ mod tests {
         AdapterOptions::from_lookup(|name| map.get(name).cloned())
     }
 
+    fn settings(vars: &[(&str, &str)]) -> Settings {
+        let parsed = parse(vars);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        parsed.into_settings().unwrap()
+    }
+
     #[test]
     fn defaults_when_nothing_is_set() {
-        // covers CFG-1 … CFG-13 defaults
+        // covers CFG-1 … CFG-13 defaults, CFG-21
         let parsed = parse(&[]);
         let o = &parsed.options;
         assert_eq!(o.host, "127.0.0.1");
@@ -532,9 +910,12 @@ mod tests {
         assert_eq!(o.invoke_mode, LambdaInvokeMode::Buffered);
         assert_eq!(o.authorization_source, None);
         assert_eq!(o.error_status_codes, None);
-        assert_eq!(o.readiness_check_timeout, None);
-        assert_eq!(o.pool_idle_timeout, Duration::from_secs(4));
         assert!(parsed.warnings.is_empty() && parsed.errors.is_empty());
+        let settings = parsed.into_settings().unwrap();
+        assert_eq!(settings.readiness_timeout, None);
+        assert_eq!(settings.pool_idle_timeout, Duration::from_secs(4));
+        assert_eq!(settings.app.as_str(), "127.0.0.1:8080");
+        assert_eq!(settings.healthy_status, (100..500).collect::<Vec<u16>>());
     }
 
     #[test]
@@ -581,6 +962,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(deprecated)] // the deprecated minimum is what this test is about
     fn healthy_status_lists_and_ranges() {
         // covers CFG-6
         let parsed = parse(&[("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "200-202, 404")]);
@@ -601,6 +983,14 @@ mod tests {
             ("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "200"),
         ]);
         assert_eq!(parsed.options.readiness_check_healthy_status, vec![200]);
+        // options given in code: the minimum applies when the list is left at its default
+        let options = AdapterOptions {
+            readiness_check_min_unhealthy_status: 300,
+            ..parse(&[]).options
+        };
+        let checked = ParsedOptions::for_options(&options, |_| None);
+        let healthy = checked.into_settings().unwrap().healthy_status;
+        assert_eq!(healthy, (100..300).collect::<Vec<u16>>());
     }
 
     #[test]
@@ -609,6 +999,7 @@ mod tests {
         let parsed = parse(&[("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "ok, 700")]);
         assert_eq!(parsed.errors.len(), 1);
         assert!(parsed.errors[0].contains("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS"));
+        assert!(parsed.errors[0].contains("ok, 700"), "{:?}", parsed.errors);
         let parsed = parse(&[("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "200,abc")]);
         assert!(parsed.errors.is_empty());
         assert_eq!(parsed.warnings.len(), 1);
@@ -637,7 +1028,38 @@ mod tests {
                 parsed.errors
             );
             assert!(parsed.errors[0].contains(name) && parsed.errors[0].contains(value));
+            assert!(parsed.settings().is_none());
+            let error = parsed.into_settings().unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
         }
+    }
+
+    #[test]
+    fn options_given_in_code_are_checked_by_the_same_rules() {
+        // covers CFG-20 (Adapter::new's path)
+        let given = |change: &dyn Fn(&mut AdapterOptions)| {
+            let mut options = parse(&[]).options;
+            change(&mut options);
+            ParsedOptions::for_options(&options, |_| None)
+        };
+        let checked = given(&|o| o.port = "abc".into());
+        assert_eq!(
+            checked.errors,
+            [r#"AdapterOptions::port "abc" (AWS_LWA_PORT) is not a valid port (1-65535)"#]
+        );
+        let checked = given(&|o| o.readiness_check_path = "health".into());
+        assert!(checked.errors[0].contains("readiness_check_path"));
+        let checked = given(&|o| o.readiness_check_healthy_status = Vec::new());
+        assert!(checked.errors[0].contains("readiness_check_healthy_status"));
+        let checked = given(&|o| o.authorization_source = Some("bad header".into()));
+        assert!(checked.errors.is_empty());
+        assert!(checked.warnings[0].contains("authorization_source"));
+        let checked = given(&|o| {
+            o.compression = true;
+            o.invoke_mode = LambdaInvokeMode::ResponseStream;
+        });
+        assert!(checked.warnings[0].contains("AWS_LWA_ENABLE_COMPRESSION is ignored"));
+        assert!(!checked.settings().unwrap().compression);
     }
 
     #[test]
@@ -649,6 +1071,7 @@ mod tests {
             ("AWS_LWA_ASYNC_INIT", "yes"),
             ("AWS_LWA_ENABLE_COMPRESSION", "on"),
             ("AWS_LWA_AUTHORIZATION_SOURCE", "bad header"),
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "many"),
         ] {
             let parsed = parse(&[(name, value)]);
             assert!(parsed.errors.is_empty());
@@ -677,6 +1100,7 @@ mod tests {
             LambdaInvokeMode::ResponseStream
         );
         assert_eq!(Protocol::from("TCP"), Protocol::Tcp);
+        assert_eq!(Protocol::from("grpc"), Protocol::Http);
     }
 
     #[test]
@@ -702,19 +1126,26 @@ mod tests {
     #[test]
     fn timeouts_in_seconds() {
         // covers CFG-21
-        let parsed = parse(&[
+        let checked = settings(&[
             ("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", "2.5"),
             ("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "0"),
         ]);
-        assert_eq!(
-            parsed.options.readiness_check_timeout,
-            Some(Duration::from_millis(2500))
-        );
-        assert_eq!(parsed.options.pool_idle_timeout, Duration::ZERO);
+        assert_eq!(checked.readiness_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(checked.pool_idle_timeout, Duration::ZERO);
         let parsed = parse(&[("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "soon")]);
-        assert_eq!(parsed.options.pool_idle_timeout, Duration::from_secs(4));
         assert_eq!(parsed.warnings.len(), 1);
         assert!(parsed.warnings[0].contains("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS"));
+        let checked = parsed.into_settings().unwrap();
+        assert_eq!(checked.pool_idle_timeout, Duration::from_secs(4));
+        // The same options, set in code.
+        let checked = checked
+            .with_pool_idle_timeout(Duration::from_secs(9))
+            .with_readiness_check_timeout(Some(Duration::ZERO));
+        assert_eq!(checked.pool_idle_timeout, Duration::from_secs(9));
+        assert_eq!(
+            checked.readiness_timeout, None,
+            "zero waits as long as Lambda allows"
+        );
     }
 
     #[test]
@@ -722,5 +1153,38 @@ mod tests {
         let parsed = parse(&[("AWS_LWA_PORT", ""), ("AWS_LWA_INVOKE_MODE", " ")]);
         assert_eq!(parsed.options.port, "8080");
         assert!(parsed.warnings.is_empty() && parsed.errors.is_empty());
+    }
+
+    #[test]
+    fn lambda_environment_with_defaults() {
+        // covers CFG-14, CFG-15, LIF-4, LIF-7
+        let checked = settings(&[]);
+        assert_eq!(checked.runtime_api, "127.0.0.1:9001");
+        assert_eq!(checked.loop_api, "127.0.0.1:9001");
+        assert_eq!(checked.concurrency(), 1);
+        assert_eq!(checked.function.function_name, "lambda-adapter");
+        assert_eq!(checked.function.memory, 128);
+        assert_eq!(checked.function.version, "$LATEST");
+        assert_eq!(checked.initialization, Initialization::OnDemand);
+        let checked = settings(&[
+            ("AWS_LAMBDA_RUNTIME_API", "10.0.0.1:9001"),
+            ("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "127.0.0.1:9009"),
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "8"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start"),
+        ]);
+        assert_eq!(
+            checked.runtime_api, "10.0.0.1:9001",
+            "registration never uses the proxy"
+        );
+        assert_eq!(checked.loop_api, "127.0.0.1:9009");
+        assert_eq!(checked.concurrency(), 8);
+        assert_eq!(checked.initialization, Initialization::SnapStart);
+        assert_eq!(
+            settings(&[("AWS_LAMBDA_MAX_CONCURRENCY", "0")]).concurrency(),
+            1
+        );
+        let parsed = parse(&[("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "x y")]);
+        assert_eq!(parsed.errors.len(), 1);
+        assert_eq!(parsed.runtime_api(), "127.0.0.1:9001");
     }
 }

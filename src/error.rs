@@ -1,12 +1,18 @@
-//! The adapter's own error kinds, each with the readable `errorType` that Lambda reports for it.
+//! The adapter's errors: its own kinds, each with the readable `errorType` that Lambda reports for
+//! it (SPEC RSP-5, EVT-8, ERR-1, ERR-4), the published crate's `Error` alias (SHP-2), and how an
+//! error from a library is described in a log line.
 //!
 //! Errors from the request path end up in the Runtime API's `/error` endpoint, and from there in the
 //! caller's response and in CloudWatch. Their type must say what went wrong in the user's terms
 //! (`Adapter.AppUnreachable`), never a Rust type path.
 
+use std::error::Error as StdError;
 use std::fmt;
 
 use lambda_runtime::Diagnostic;
+
+/// Any error, boxed: the error type of the published crate's API.
+pub use lambda_http::Error;
 
 /// What kind of failure an [`AdapterError`] is; decides the reported `errorType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +86,7 @@ impl AdapterError {
     }
 
     /// Finds the adapter error behind a boxed error, or describes a foreign one as internal.
-    pub(crate) fn from_boxed(err: crate::Error) -> Self {
+    pub(crate) fn from_boxed(err: Error) -> Self {
         match err.downcast::<AdapterError>() {
             Ok(err) => *err,
             Err(other) => AdapterError::new(ErrorKind::Internal, other.to_string()),
@@ -95,6 +101,21 @@ impl fmt::Display for AdapterError {
 }
 
 impl std::error::Error for AdapterError {}
+
+/// An error with its chain of causes, e.g. `client error (Connect): tcp connect error: Connection refused`.
+pub(crate) fn describe(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
 
 impl From<AdapterError> for Diagnostic {
     fn from(err: AdapterError) -> Diagnostic {
@@ -119,12 +140,12 @@ mod tests {
 
     #[test]
     fn boxed_errors_keep_their_kind() {
-        let boxed: crate::Error = Box::new(AdapterError::invalid_event("bad base64"));
+        let boxed: Error = Box::new(AdapterError::invalid_event("bad base64"));
         assert_eq!(
             AdapterError::from_boxed(boxed).kind(),
             ErrorKind::InvalidEvent
         );
-        let foreign: crate::Error = "boom".into();
+        let foreign: Error = "boom".into();
         assert_eq!(
             AdapterError::from_boxed(foreign).kind(),
             ErrorKind::Internal

@@ -26,8 +26,9 @@ pub(crate) fn extension_name() -> String {
 }
 
 /// Registers and parks on `event/next` in a spawned task; exits the process with status 1 if the
-/// registration fails.
-pub(crate) fn spawn_registration() {
+/// registration fails. `runtime_api` names the API in that case (the `lambda-extension` crate reads
+/// the address from `AWS_LAMBDA_RUNTIME_API` itself).
+pub(crate) fn spawn_registration(runtime_api: String) {
     tokio::spawn(async move {
         let name = extension_name();
         let registration = Extension::new()
@@ -37,8 +38,9 @@ pub(crate) fn spawn_registration() {
         let registered = match registration.await {
             Ok(registered) => registered,
             Err(err) => {
-                let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
-                tracing::error!("registration with the Extensions API at {api} failed: {err}");
+                tracing::error!(
+                    "registration with the Extensions API at {runtime_api} failed: {err}"
+                );
                 std::process::exit(1);
             }
         };
@@ -49,9 +51,10 @@ pub(crate) fn spawn_registration() {
     });
 }
 
-/// Registers, then tells Lambda why init failed (e.g. `Extension.ConfigInvalid`, CFG-20), so the
-/// reason shows in the function's init error. Bounded in time: the caller exits right after.
-pub async fn report_init_error(error_type: &str, message: &str) {
+/// Registers, then tells Lambda (the Runtime API at `runtime_api`, `host:port`) why init failed
+/// (e.g. `Extension.ConfigInvalid`, CFG-20), so the reason shows in the function's init error.
+/// Bounded in time: the caller exits right after.
+pub async fn report_init_error(runtime_api: &str, error_type: &str, message: &str) {
     let report = async {
         let name = extension_name();
         let registered = Extension::new()
@@ -69,7 +72,7 @@ pub async fn report_init_error(error_type: &str, message: &str) {
             error_type,
             Some(error),
         )?;
-        send_to_runtime_api(request).await
+        send_to_runtime_api(runtime_api, request).await
     };
     match tokio::time::timeout(Duration::from_secs(1), report).await {
         Ok(Ok(())) => {}
@@ -82,12 +85,14 @@ pub async fn report_init_error(error_type: &str, message: &str) {
     }
 }
 
-async fn send_to_runtime_api<B>(request: http::Request<B>) -> Result<(), lambda_extension::Error>
+async fn send_to_runtime_api<B>(
+    api: &str,
+    request: http::Request<B>,
+) -> Result<(), lambda_extension::Error>
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
     let (mut parts, body) = request.into_parts();
     let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     parts.uri = format!("http://{api}{path}").parse()?;

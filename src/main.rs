@@ -1,4 +1,5 @@
-//! The `lambda-adapter` executable: read configuration, start logging, run the adapter.
+//! The `lambda-adapter` executable: read configuration, start logging, run the adapter (SPEC LIF-1,
+//! CFG-20, RDY-6).
 
 use std::process::ExitCode;
 
@@ -14,17 +15,15 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     }
-    let parsed = AdapterOptions::from_lookup(|name| std::env::var(name).ok());
-    LogSettings::from_lookup(|name| std::env::var(name).ok()).init();
+    let environment = |name: &str| std::env::var(name).ok();
+    let parsed = AdapterOptions::from_lookup(environment);
+    LogSettings::from_lookup(environment).init();
     Adapter::apply_runtime_proxy_config();
 
     // One invocation at a time (classic Lambda) runs best on one thread: no hand-over between
     // threads on the request path. Managed Instances with AWS_LAMBDA_MAX_CONCURRENCY > 1 get a
     // worker per core.
-    let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
-        .ok()
-        .and_then(|n| n.trim().parse::<usize>().ok())
-        .is_some_and(|n| n > 1);
+    let concurrent = parsed.settings().is_some_and(|s| s.concurrency() > 1);
     let mut builder = if concurrent {
         tokio::runtime::Builder::new_multi_thread()
     } else {
@@ -44,19 +43,23 @@ async fn start(parsed: ParsedOptions) -> ExitCode {
     for warning in &parsed.warnings {
         tracing::warn!("{warning}");
     }
-    if !parsed.errors.is_empty() {
-        return fail_init(&parsed.errors.join("; ")).await;
-    }
-    let mut adapter = match Adapter::new(&parsed.options) {
-        Ok(adapter) => adapter,
-        Err(err) => return fail_init(&err.to_string()).await,
+    let runtime_api = parsed.runtime_api().to_owned();
+    let settings = match parsed.into_settings() {
+        Ok(settings) => settings,
+        // CFG-20: one error line, the reason reported to Lambda, a non-zero exit.
+        Err(err) => {
+            tracing::error!("invalid configuration: {}", err.message());
+            report_init_error(&runtime_api, "Extension.ConfigInvalid", err.message()).await;
+            return ExitCode::FAILURE;
+        }
     };
+    let mut adapter = Adapter::from_settings(settings);
     adapter.register_default_extension();
     tokio::select! {
         ready = adapter.wait_for_app() => if let Err(err) = ready {
             // RDY-6: one line with the last status or error seen.
             tracing::error!("{err}");
-            report_init_error("Extension.AppNotReady", err.message()).await;
+            report_init_error(&runtime_api, "Extension.AppNotReady", err.message()).await;
             return ExitCode::FAILURE;
         },
         () = termination_signal() => {
@@ -71,11 +74,4 @@ async fn start(parsed: ParsedOptions) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// CFG-20: one error line, the reason reported to Lambda, a non-zero exit.
-async fn fail_init(reason: &str) -> ExitCode {
-    tracing::error!("invalid configuration: {reason}");
-    report_init_error("Extension.ConfigInvalid", reason).await;
-    ExitCode::FAILURE
 }

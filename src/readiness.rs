@@ -4,7 +4,6 @@
 //! healthy set) or TCP (a connect), and logs every 2 s how long it has waited and what it saw last.
 //! Probes are plain requests: no Lambda context headers, so the app never mistakes them for users.
 
-use std::error::Error as StdError;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +14,8 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant};
 
 use crate::client::AppClient;
+use crate::config::{Protocol, Settings};
+use crate::error::describe;
 
 /// Time between two probes.
 pub(crate) const PROBE_INTERVAL: Duration = Duration::from_millis(10);
@@ -34,7 +35,7 @@ enum Target {
     Http {
         client: AppClient,
         path: PathAndQuery,
-        host: HeaderValue,
+        host: Option<HeaderValue>,
     },
     Tcp(String),
 }
@@ -47,25 +48,29 @@ pub(crate) struct NotReady {
 }
 
 impl ReadinessCheck {
-    /// Probes `GET path` through `client` (the app's own client when the readiness port is the
-    /// app's, so that the connection of the last probe serves the first invocation).
-    pub(crate) fn http(
-        client: AppClient,
-        path: PathAndQuery,
-        healthy_status: Vec<u16>,
-    ) -> Result<Self, String> {
-        let host = HeaderValue::from_str(client.address())
-            .map_err(|_| format!("{:?} is not a usable host", client.address()))?;
-        Ok(ReadinessCheck {
-            target: Target::Http { client, path, host },
-            healthy_status,
-        })
-    }
-
-    pub(crate) fn tcp(authority: String) -> Self {
+    /// The check the settings describe. An HTTP check of the app's own port probes through
+    /// `app`, the app's client, so that the connection of the last probe serves the first
+    /// invocation.
+    pub(crate) fn new(settings: &Settings, app: &AppClient) -> Self {
+        let authority = &settings.readiness_authority;
+        let target = match settings.readiness_protocol {
+            Protocol::Tcp => Target::Tcp(authority.clone()),
+            Protocol::Http => {
+                let client = if authority == app.address() {
+                    app.clone()
+                } else {
+                    AppClient::new(authority.clone(), settings.pool_idle_timeout)
+                };
+                Target::Http {
+                    host: HeaderValue::from_str(authority).ok(),
+                    client,
+                    path: settings.readiness_path.clone(),
+                }
+            }
+        };
         ReadinessCheck {
-            target: Target::Tcp(authority),
-            healthy_status: Vec::new(),
+            target,
+            healthy_status: settings.healthy_status.clone(),
         }
     }
 
@@ -80,7 +85,9 @@ impl ReadinessCheck {
                 let url = || format!("http://{}{path}", client.address());
                 let mut request = http::Request::new(Full::<Bytes>::default());
                 *request.uri_mut() = path.clone().into();
-                request.headers_mut().insert(HOST, host.clone());
+                if let Some(host) = host {
+                    request.headers_mut().insert(HOST, host.clone());
+                }
                 let response = client
                     .send(request, false)
                     .await
@@ -136,19 +143,4 @@ impl ReadinessCheck {
             sleep_until(next_probe).await;
         }
     }
-}
-
-/// An error with its chain of causes, e.g. `client error (Connect): tcp connect error: Connection refused`.
-pub(crate) fn describe(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

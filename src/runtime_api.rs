@@ -1,14 +1,17 @@
-//! A client of the Lambda Runtime API: `next`, buffered and streamed `response`, and `error`
-//! (PROTOCOL.md "Runtime API"; SPEC STR-1 … STR-3, LIF-6).
+//! A client of the Lambda Runtime API: `next` (a parsed invocation with its Lambda context),
+//! buffered and streamed `response`, and `error`, each tried again while the failure may pass
+//! (PROTOCOL.md "Runtime API"; SPEC STR-1 … STR-3, LIF-6, EVT-4).
 //!
 //! The adapter talks to the Runtime API itself rather than through lambda_runtime so that it can
 //! switch Nagle's algorithm off (a streamed chunk leaves at once, not 40 ms later), end a broken
 //! stream with real HTTP trailers, and report the Runtime API's own failures with what came back.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
@@ -18,10 +21,11 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
+use lambda_http::Context;
+use lambda_runtime::Config as FunctionConfig;
 
 use crate::client::SendError;
-use crate::error::AdapterError;
-use crate::readiness::describe;
+use crate::error::{describe, AdapterError, Error, ErrorKind};
 
 const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
 const ERROR_TYPE: HeaderName = HeaderName::from_static("lambda-runtime-function-error-type");
@@ -30,13 +34,19 @@ const STREAMING_CONTENT_TYPE: &str = "application/vnd.awslambda.http-integration
 /// Separates a streamed response's JSON prelude from its body.
 const PRELUDE_END: [u8; 8] = [0; 8];
 
+/// How often a failing Runtime API call is tried before the adapter gives up (LIF-6).
+const API_ATTEMPTS: u32 = 5;
+/// The wait after the first failed attempt; it doubles with each further one.
+const API_RETRY_DELAY: Duration = Duration::from_millis(50);
+
 /// The body of a request to the Runtime API.
-type ApiBody = UnsyncBoxBody<Bytes, crate::Error>;
+type ApiBody = UnsyncBoxBody<Bytes, Error>;
 
 /// One invocation handed out by `next`.
 pub(crate) struct Invocation {
     pub(crate) request_id: String,
-    pub(crate) headers: HeaderMap,
+    /// The Lambda context from the `next` headers; an error fails only this invocation.
+    pub(crate) context: Result<Context, AdapterError>,
     pub(crate) event: Bytes,
 }
 
@@ -97,17 +107,20 @@ impl fmt::Display for ApiError {
 pub(crate) struct RuntimeApi {
     address: Arc<str>,
     host: HeaderValue,
+    /// The function's configuration, which every Lambda context carries.
+    function: Arc<FunctionConfig>,
     idle: Mutex<Option<SendRequest<ApiBody>>>,
 }
 
 impl RuntimeApi {
-    /// A client of the Runtime API at `address` (`host:port`).
-    pub(crate) fn new(address: &str) -> Result<Self, crate::Error> {
+    /// A client of the Runtime API at `address` (`host:port`) for the function `function`.
+    pub(crate) fn new(address: &str, function: Arc<FunctionConfig>) -> Result<Self, Error> {
         let host = HeaderValue::from_str(address)
             .map_err(|_| format!("the Runtime API address {address:?} is not usable"))?;
         Ok(RuntimeApi {
             address: address.into(),
             host,
+            function,
             idle: Mutex::new(None),
         })
     }
@@ -117,6 +130,7 @@ impl RuntimeApi {
         RuntimeApi {
             address: self.address.clone(),
             host: self.host.clone(),
+            function: self.function.clone(),
             idle: Mutex::new(None),
         }
     }
@@ -187,9 +201,10 @@ impl RuntimeApi {
             .filter(|id| !id.is_empty())
             .ok_or(ApiError::MissingRequestId)?
             .to_string();
+        let context = lambda_context(&request_id, &headers, self.function.clone());
         Ok(Invocation {
             request_id,
-            headers,
+            context,
             event,
         })
     }
@@ -232,7 +247,7 @@ impl RuntimeApi {
     ) -> Result<(), ApiError>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
-        B::Error: Into<crate::Error>,
+        B::Error: Into<Error>,
     {
         let path = format!("/2018-06-01/runtime/invocation/{request_id}/response");
         let stream = StreamedResponse::new(request_id.to_string(), prelude, body);
@@ -313,15 +328,15 @@ impl<B> StreamedResponse<B> {
 impl<B> Body for StreamedResponse<B>
 where
     B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<crate::Error>,
+    B::Error: Into<Error>,
 {
     type Data = Bytes;
-    type Error = crate::Error;
+    type Error = Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, crate::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         if let Some(prelude) = self.prelude.take() {
             return Poll::Ready(Some(Ok(Frame::data(prelude))));
         }
@@ -343,9 +358,9 @@ where
                 },
                 Poll::Ready(Some(Err(err))) => {
                     self.body = None;
-                    let err: crate::Error = err.into();
+                    let err: Error = err.into();
                     let error = AdapterError::new(
-                        crate::ErrorKind::AppResponse,
+                        ErrorKind::AppResponse,
                         format!(
                             "the app's response body failed mid-stream: {}",
                             describe(err.as_ref())
@@ -377,4 +392,282 @@ fn error_trailers(error: &AdapterError) -> HeaderMap {
         trailers.insert(ERROR_BODY, body);
     }
     trailers
+}
+
+/// The Lambda context of an invocation, from the `next` headers: the fields `Context::new` reads,
+/// found in one pass over the headers (it looks each name up as a string, seven times), and an
+/// absent deadline read as 0, "none", where `Context::new` would panic.
+pub(crate) fn lambda_context(
+    request_id: &str,
+    headers: &HeaderMap,
+    function: Arc<FunctionConfig>,
+) -> Result<Context, AdapterError> {
+    let [mut deadline, mut arn, mut trace, mut tenant, mut client, mut identity] = [None; 6];
+    for (name, value) in headers {
+        let slot = match name.as_str() {
+            "lambda-runtime-deadline-ms" => &mut deadline,
+            "lambda-runtime-invoked-function-arn" => &mut arn,
+            "lambda-runtime-trace-id" => &mut trace,
+            "lambda-runtime-aws-tenant-id" => &mut tenant,
+            "lambda-runtime-client-context" => &mut client,
+            "lambda-runtime-cognito-identity" => &mut identity,
+            _ => continue,
+        };
+        // The first of repeated values, as `HeaderMap::get` gives it.
+        slot.get_or_insert((name, value));
+    }
+    let lossy = |(_, value): Found<'_>| String::from_utf8_lossy(value.as_bytes()).into_owned();
+
+    let mut context = Context::default();
+    context.request_id = request_id.to_owned();
+    context.deadline = match deadline {
+        Some(found) => header_text(found)?
+            .parse()
+            .map_err(|e| invalid_header(found.0, e))?,
+        None => 0,
+    };
+    context.invoked_function_arn = match arn {
+        Some(found) => header_text(found)?.to_owned(),
+        None => "No header lambda-runtime-invoked-function-arn found.".to_owned(),
+    };
+    context.xray_trace_id = trace.map(lossy);
+    context.tenant_id = tenant.map(lossy);
+    context.client_context = header_json(client)?;
+    context.identity = header_json(identity)?;
+    context.env_config = function;
+    Ok(context)
+}
+
+/// A header of the `next` answer, found by [`lambda_context`].
+type Found<'h> = (&'h HeaderName, &'h HeaderValue);
+
+fn header_text((name, value): Found<'_>) -> Result<&str, AdapterError> {
+    value
+        .to_str()
+        .map_err(|_| invalid_header(name, "not visible ASCII"))
+}
+
+/// A header holding JSON; empty is none.
+fn header_json<T: serde::de::DeserializeOwned>(
+    found: Option<Found<'_>>,
+) -> Result<Option<T>, AdapterError> {
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    match header_text(found)? {
+        "" => Ok(None),
+        raw => serde_json::from_str(raw)
+            .map(Some)
+            .map_err(|e| invalid_header(found.0, e)),
+    }
+}
+
+fn invalid_header(name: &HeaderName, problem: impl std::fmt::Display) -> AdapterError {
+    AdapterError::invalid_event(format!(
+        "invalid invocation headers from the Runtime API: {name}: {problem}"
+    ))
+}
+
+/// LIF-6: a call that fails for want of an answer, a server error or a missing request id is
+/// tried again a few times, then given up with one line saying why.
+pub(crate) async fn retry<T, F, Fut>(call: &'static str, mut attempt: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let mut delay = API_RETRY_DELAY;
+    let mut attempts = 1;
+    loop {
+        let err = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        if !err.is_transient() {
+            return Err(err);
+        }
+        if attempts >= API_ATTEMPTS {
+            // Not logged here: the caller ends the loop and says why, once.
+            return Err(ApiError::GaveUp {
+                call,
+                attempts,
+                last: Box::new(err),
+            });
+        }
+        tracing::warn!(
+            "the Runtime API's {call} failed (attempt {attempts} of {API_ATTEMPTS}): {err}"
+        );
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        attempts += 1;
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(err: ApiError) -> Error {
+        match err {
+            ApiError::GaveUp { .. } => err.to_string().into(),
+            other => format!("the Runtime API {other}").into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A body that yields the given frames, or errors, one at a time.
+    struct Script(VecDeque<Result<Frame<Bytes>, &'static str>>);
+
+    impl Body for Script {
+        type Data = Bytes;
+        type Error = Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut TaskContext<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+            Poll::Ready(self.0.pop_front().map(|frame| frame.map_err(Error::from)))
+        }
+    }
+
+    fn data(text: &'static str) -> Result<Frame<Bytes>, &'static str> {
+        Ok(Frame::data(Bytes::from_static(text.as_bytes())))
+    }
+
+    /// Every frame of a streamed response, as data or trailers.
+    async fn frames(body: Script) -> (Vec<Bytes>, Option<HeaderMap>) {
+        let prelude = Bytes::from_static(br#"{"statusCode":200}"#);
+        let mut stream = StreamedResponse::new("req-1".into(), prelude, body);
+        let (mut data, mut trailers) = (Vec::new(), None);
+        while let Some(frame) = stream.frame().await {
+            match frame.unwrap().into_data() {
+                Ok(bytes) => data.push(bytes),
+                Err(frame) => trailers = frame.into_trailers().ok(),
+            }
+        }
+        assert!(stream.is_end_stream());
+        (data, trailers)
+    }
+
+    #[tokio::test]
+    async fn a_stream_is_the_prelude_eight_nuls_then_the_body_as_it_comes() {
+        // covers STR-1 (the framing), STR-2
+        let app_trailers = Ok(Frame::trailers(HeaderMap::new()));
+        let body = Script(VecDeque::from([
+            data("a"),
+            data(""),
+            app_trailers,
+            data("bc"),
+        ]));
+        let (data, trailers) = frames(body).await;
+        assert_eq!(data, ["{\"statusCode\":200}\0\0\0\0\0\0\0\0", "a", "bc"]);
+        assert!(trailers.is_none(), "the app's own trailers stay behind");
+        let (data, _) = frames(Script(VecDeque::new())).await;
+        assert_eq!(data.len(), 1, "an empty body: the prelude, then the end");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fails_ends_the_stream_with_the_error_trailers() {
+        // covers STR-3
+        let body = Script(VecDeque::from([
+            data("a"),
+            Err("reset by peer"),
+            data("never"),
+        ]));
+        let (data, trailers) = frames(body).await;
+        assert_eq!(data.len(), 2);
+        let trailers = trailers.expect("the error trailers");
+        assert_eq!(trailers[ERROR_TYPE], "Adapter.AppResponseError");
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(trailers[ERROR_BODY].as_bytes())
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errorType"], "Adapter.AppResponseError");
+        assert!(body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("reset by peer"));
+    }
+
+    #[test]
+    fn lambda_context_reads_the_headers_as_lambda_runtime_does() {
+        // covers EVT-4 (the Lambda context the app gets)
+        let function = Arc::new(FunctionConfig {
+            function_name: "f".into(),
+            memory: 128,
+            version: "$LATEST".into(),
+            log_stream: "s".into(),
+            log_group: "g".into(),
+        });
+        let headers = |pairs: &[(&str, &[u8])]| {
+            let mut map = HeaderMap::new();
+            map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            map.insert(
+                "lambda-runtime-deadline-ms",
+                HeaderValue::from_static("1700000000000"),
+            );
+            for (name, value) in pairs {
+                let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+                map.append(name, HeaderValue::from_bytes(value).unwrap());
+            }
+            map
+        };
+        let arn = (
+            "lambda-runtime-invoked-function-arn",
+            &b"arn:aws:lambda:eu-west-1:1:function:f"[..],
+        );
+        let same = [
+            headers(&[]),
+            headers(&[arn, ("lambda-runtime-trace-id", b"Root=1-a-b;Sampled=1")]),
+            headers(&[
+                arn,
+                ("lambda-runtime-trace-id", b"first"),
+                ("lambda-runtime-trace-id", b"second"),
+                ("lambda-runtime-aws-tenant-id", b"tenant-\xe9"),
+                (
+                    "lambda-runtime-client-context",
+                    br#"{"client":{"installationId":"i","appTitle":"t","appVersionName":"n","appVersionCode":"c","appPackageName":"p"},"custom":{"k":"v"},"environment":{}}"#,
+                ),
+                (
+                    "lambda-runtime-cognito-identity",
+                    br#"{"identity_id":"id","identity_pool_id":"pool"}"#,
+                ),
+            ]),
+            headers(&[("lambda-runtime-client-context", b""), ("lambda-runtime-cognito-identity", b"")]),
+        ];
+        for headers in &same {
+            let ours = lambda_context("req-1", headers, function.clone()).unwrap();
+            let theirs = Context::new("req-1", function.clone(), headers).unwrap();
+            assert_eq!(ours, theirs, "{headers:?}");
+        }
+        let mut bad_deadline = headers(&[]);
+        bad_deadline.insert(
+            "lambda-runtime-deadline-ms",
+            HeaderValue::from_static("soon"),
+        );
+        let refused = [
+            bad_deadline,
+            headers(&[("lambda-runtime-client-context", b"{not json")]),
+            headers(&[("lambda-runtime-cognito-identity", b"[]")]),
+            headers(&[("lambda-runtime-invoked-function-arn", b"arn-\xff")]),
+        ];
+        for headers in &refused {
+            assert!(
+                lambda_context("req-1", headers, function.clone()).is_err(),
+                "{headers:?}"
+            );
+            assert!(
+                Context::new("req-1", function.clone(), headers).is_err(),
+                "{headers:?}"
+            );
+        }
+        let mut no_deadline = headers(&[arn]);
+        no_deadline.remove("lambda-runtime-deadline-ms");
+        let context = lambda_context("req-2", &no_deadline, function.clone()).unwrap();
+        assert_eq!(
+            (context.deadline, context.request_id.as_str()),
+            (0, "req-2")
+        );
+    }
 }

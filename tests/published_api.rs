@@ -14,7 +14,9 @@ use flate2::read::GzDecoder;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use lambda_http::{Context, RequestExt};
-use lambda_web_adapter::{Adapter, AdapterOptions, Error, LambdaInvokeMode, Protocol};
+use std::time::Duration;
+
+use lambda_web_adapter::{Adapter, AdapterOptions, Error, ErrorKind, LambdaInvokeMode, Protocol};
 use serde_json::Value;
 use support::TestApp;
 use tower::{Service, ServiceBuilder, ServiceExt};
@@ -136,6 +138,61 @@ async fn shp2_published_api_forwards_a_request_plain_and_compressed() -> Result<
         .await
         .expect_err("nothing listens on the app port");
     assert!(!format!("{err}").is_empty() && !format!("{err:?}").is_empty());
+    Ok(())
+}
+
+// covers SHP-2: a struct literal naming every published field, without `..Default::default()`
+#[tokio::test]
+#[allow(deprecated)] // the published struct's deprecated field is part of a full literal
+async fn shp2_a_full_literal_of_the_published_fields_compiles_and_works() -> Result<(), Error> {
+    let app = TestApp::start().await?;
+    let options = AdapterOptions {
+        host: "127.0.0.1".to_string(),
+        port: app.port().to_string(),
+        readiness_check_port: app.port().to_string(),
+        readiness_check_path: "/".to_string(),
+        readiness_check_protocol: Protocol::Http,
+        readiness_check_min_unhealthy_status: 500,
+        readiness_check_healthy_status: (100..500).collect(),
+        base_path: Some("/prod".to_string()),
+        pass_through_path: "/events".to_string(),
+        async_init: false,
+        compression: false,
+        invoke_mode: LambdaInvokeMode::Buffered,
+        authorization_source: None,
+        error_status_codes: None,
+    };
+    let mut adapter = Adapter::new(&options)?;
+    adapter.check_init_health().await;
+    let mut request = lambda_http::request::from_str(&ALB_EVENT.replace("/hello", "/prod/hello"))?;
+    request.extensions_mut().insert(Context::default());
+    let response = adapter.ready().await?.call(request).await?;
+    let body = response.into_body().collect().await?.to_bytes();
+    let echo: Value = serde_json::from_slice(&body)?;
+    assert_eq!(echo["path"], "/hello", "the base path is removed");
+    Ok(())
+}
+
+// covers SHP-2, CFG-21: the adapter's newer options are set on its settings, not as fields
+#[tokio::test]
+async fn shp2_newer_options_are_set_on_the_settings() -> Result<(), Error> {
+    let app = TestApp::builder().not_ready().start().await?;
+    let port = app.port().to_string();
+    let parsed = AdapterOptions::from_lookup(|name| (name == "AWS_LWA_PORT").then(|| port.clone()));
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let settings = parsed
+        .into_settings()?
+        .with_pool_idle_timeout(Duration::ZERO)
+        .with_readiness_check_timeout(Some(Duration::from_millis(200)));
+    let mut adapter = Adapter::from_settings(settings);
+    let not_ready = adapter
+        .wait_for_app()
+        .await
+        .expect_err("the app never gets ready");
+    assert_eq!(not_ready.kind(), ErrorKind::AppNotReady);
+    assert!(not_ready
+        .message()
+        .contains("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS"));
     Ok(())
 }
 

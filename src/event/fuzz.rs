@@ -163,7 +163,7 @@ fn check(event: &str, rules: &ForwardRules) -> Result<(), TestCaseError> {
     let expected = event::classify(event);
     match event::parse(event.to_string()) {
         Err(err) => {
-            prop_assert_eq!(err.kind(), crate::ErrorKind::InvalidEvent);
+            prop_assert_eq!(err.kind(), crate::error::ErrorKind::InvalidEvent);
             let json = serde_json::from_str::<serde::de::IgnoredAny>(event).is_ok();
             prop_assert!(
                 expected != EventSource::PassThrough || !json,

@@ -1,0 +1,302 @@
+//! One invocation (SPEC ERR-1, ERR-2, RSP-7, STR-1, STR-4): its event becomes a request
+//! ([`crate::event`]), the adapter service (behind compression when configured) forwards it, and the
+//! app's answer is shaped for the event's source ([`crate::response`]): a buffered JSON document, or
+//! a prelude and the app's body for a stream. The request to the app is bounded by the invocation's
+//! deadline; when the app cannot answer properly, an HTTP client gets a small response of the
+//! adapter's own (502, 504) and other events keep the error.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{HeaderMap, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use lambda_http::{Context, Request};
+use tower::{Service, ServiceExt};
+
+use crate::error::{describe, AdapterError, Error, ErrorKind};
+use crate::event::{self, EventSource};
+use crate::response;
+
+/// Lambda's limit for a buffered response payload.
+pub(crate) const MAX_BUFFERED_RESPONSE: usize = 6 * 1024 * 1024;
+/// ERR-2: the time kept back from the invocation's deadline to post a 504 before Lambda ends it.
+pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
+
+/// The service the loop drives: the adapter, maybe behind compression.
+pub(crate) trait AppService<B>:
+    Service<Request, Response = http::Response<B>, Error = Error, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> AppService<B> for S where
+    S: Service<Request, Response = http::Response<B>, Error = Error, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
+/// The body of the app's response as the loop reads it.
+pub(crate) trait AppBody:
+    http_body::Body<Data = Bytes, Error: Into<Error>> + Send + 'static
+{
+}
+
+impl<B> AppBody for B where B: http_body::Body<Data = Bytes, Error: Into<Error>> + Send + 'static {}
+
+/// What one invocation comes to.
+pub(crate) enum Outcome {
+    /// A JSON payload for a buffered response.
+    Buffered(Bytes),
+    /// A streamed response: its JSON prelude, then the app's body.
+    Streamed {
+        prelude: Bytes,
+        body: UnsyncBoxBody<Bytes, Error>,
+        /// The response's extensions, kept until the body has been delivered: they return the
+        /// app's connection to the pool once it is free.
+        extensions: http::Extensions,
+    },
+    /// The invocation failed.
+    Failed(AdapterError),
+}
+
+/// The app's answer, as far as it has been read.
+enum Reply {
+    Buffered(Bytes),
+    Streamed(UnsyncBoxBody<Bytes, Error>),
+}
+
+/// Handles invocations with the service `S`.
+#[derive(Clone)]
+pub(crate) struct EventHandler<S> {
+    service: S,
+    streaming: bool,
+}
+
+impl<S> EventHandler<S> {
+    pub(crate) fn new(service: S, streaming: bool) -> Self {
+        EventHandler { service, streaming }
+    }
+
+    pub(crate) async fn handle<B: AppBody>(
+        self,
+        request_id: &str,
+        context: Result<Context, AdapterError>,
+        event: Bytes,
+        timer: &mut DeadlineTimer,
+    ) -> Outcome
+    where
+        S: AppService<B>,
+    {
+        match self.try_handle(request_id, context, event, timer).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::error!(request_id, "{err}");
+                Outcome::Failed(err)
+            }
+        }
+    }
+
+    async fn try_handle<B: AppBody>(
+        self,
+        request_id: &str,
+        context: Result<Context, AdapterError>,
+        event: Bytes,
+        timer: &mut DeadlineTimer,
+    ) -> Result<Outcome, AdapterError>
+    where
+        S: AppService<B>,
+    {
+        let context = context?;
+        let deadline = app_deadline(context.deadline, SystemTime::now());
+        let (source, mut request) = event::parse(event)?;
+        request.extensions_mut().insert(context);
+        // STR-4: a pass-through event's result is JSON, never a stream.
+        let streaming = self.streaming && source != EventSource::PassThrough;
+
+        let exchange = async {
+            let response = self
+                .service
+                .oneshot(request)
+                .await
+                .map_err(AdapterError::from_boxed)?;
+            let (parts, body) = response.into_parts();
+            if streaming {
+                return Ok((
+                    parts,
+                    Reply::Streamed(body.map_err(Into::into).boxed_unsync()),
+                ));
+            }
+            let body = crate::body::read_all(body).await.map_err(|err| {
+                let err: Error = err.into();
+                AdapterError::new(
+                    ErrorKind::AppResponse,
+                    format!(
+                        "reading the app's response body failed: {}",
+                        describe(err.as_ref())
+                    ),
+                )
+            })?;
+            Ok((parts, Reply::Buffered(body)))
+        };
+        let exchanged = match deadline {
+            Some((at, bound)) => timer.bound(at, exchange).await.unwrap_or_else(|| {
+                Err(AdapterError::new(
+                    ErrorKind::AppTimeout,
+                    format!(
+                        "the app did not answer within {} ms, the time left before the invocation's deadline",
+                        bound.as_millis()
+                    ),
+                ))
+            }),
+            None => exchange.await,
+        };
+
+        match exchanged {
+            Ok((parts, Reply::Streamed(body))) => Ok(Outcome::Streamed {
+                prelude: response::stream_prelude(parts.status, &parts.headers),
+                body,
+                extensions: parts.extensions,
+            }),
+            Ok((parts, Reply::Buffered(body))) => {
+                let payload = response::to_lambda(source, parts.status, &parts.headers, body);
+                if payload.len() <= MAX_BUFFERED_RESPONSE {
+                    return Ok(Outcome::Buffered(payload));
+                }
+                let error = AdapterError::new(
+                    ErrorKind::ResponseTooLarge,
+                    format!(
+                        "the app's response is {} bytes as a Lambda payload, over the {MAX_BUFFERED_RESPONSE}-byte \
+                         limit of buffered responses; send less, or use AWS_LWA_INVOKE_MODE=response_stream with a \
+                         Function URL",
+                        payload.len()
+                    ),
+                );
+                substitute(source, false, error, request_id)
+            }
+            Err(error) => substitute(source, streaming, error, request_id),
+        }
+    }
+}
+
+/// ERR-1, ERR-2, RSP-7: when the app could not answer properly, an HTTP client gets a small,
+/// clear response of the adapter's own; other events keep the error, so their source can retry.
+fn substitute(
+    source: EventSource,
+    streaming: bool,
+    error: AdapterError,
+    request_id: &str,
+) -> Result<Outcome, AdapterError> {
+    let (status, text) = match error.kind() {
+        ErrorKind::AppUnreachable | ErrorKind::AppResponse => (
+            StatusCode::BAD_GATEWAY,
+            "Bad Gateway: the web app did not give a complete answer (see the function's logs)\n",
+        ),
+        ErrorKind::AppTimeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "Gateway Timeout: the web app did not answer before the Lambda deadline\n",
+        ),
+        ErrorKind::ResponseTooLarge => (
+            StatusCode::BAD_GATEWAY,
+            "Bad Gateway: the web app's response is larger than Lambda's 6 MB limit (see the function's logs)\n",
+        ),
+        _ => return Err(error),
+    };
+    if source == EventSource::PassThrough {
+        return Err(error);
+    }
+    tracing::error!(request_id, "{error}; answering {status}");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    let body = Bytes::from_static(text.as_bytes());
+    if streaming {
+        return Ok(Outcome::Streamed {
+            prelude: response::stream_prelude(status, &headers),
+            body: Full::new(body)
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+            extensions: http::Extensions::new(),
+        });
+    }
+    Ok(Outcome::Buffered(response::to_lambda(
+        source, status, &headers, body,
+    )))
+}
+
+/// A worker's ERR-2 timer, re-armed for each invocation rather than created anew.
+///
+/// Deadlines of successive invocations only move later, and tokio moves a timer later without
+/// touching its driver; a new timer earlier than any other wakes the driver (an `eventfd` write and
+/// one more `epoll_wait`) on every invocation. A timer left armed past its deadline while the worker
+/// waits for `next` at worst wakes the worker once, for nothing.
+#[derive(Default)]
+pub(crate) struct DeadlineTimer(Option<Pin<Box<tokio::time::Sleep>>>);
+
+impl DeadlineTimer {
+    /// `work`'s output, or `None` when `at` comes first.
+    async fn bound<F: Future>(&mut self, at: tokio::time::Instant, work: F) -> Option<F::Output> {
+        let timer = match &mut self.0 {
+            Some(timer) => {
+                timer.as_mut().reset(at);
+                timer
+            }
+            None => self.0.insert(Box::pin(tokio::time::sleep_until(at))),
+        };
+        tokio::select! {
+            biased;
+            output = work => Some(output),
+            () = timer.as_mut() => None,
+        }
+    }
+}
+
+/// ERR-2: when the app's answer is due (the deadline less a margin to post it), with the time
+/// that leaves. `None` for a deadline that is absent (0) or already past (clock skew, tests).
+fn app_deadline(deadline_ms: u64, now: SystemTime) -> Option<(tokio::time::Instant, Duration)> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline
+        .duration_since(now)
+        .ok()
+        .filter(|left| !left.is_zero())?;
+    let bound = if left > DEADLINE_MARGIN * 2 {
+        left - DEADLINE_MARGIN
+    } else {
+        left / 2
+    };
+    Some((tokio::time::Instant::now() + bound, bound))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_keeps_a_margin_and_ignores_absent_or_past_deadlines() {
+        // covers ERR-2
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let ms = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+        };
+        let (_, bound) = app_deadline(ms(now + Duration::from_secs(3)), now).unwrap();
+        assert_eq!(bound, Duration::from_secs(3) - DEADLINE_MARGIN);
+        let (_, bound) = app_deadline(ms(now + Duration::from_millis(100)), now).unwrap();
+        assert_eq!(bound, Duration::from_millis(50));
+        assert!(app_deadline(0, now).is_none());
+        assert!(app_deadline(ms(now - Duration::from_secs(1)), now).is_none());
+        assert!(app_deadline(ms(now), now).is_none());
+    }
+}
