@@ -1,6 +1,7 @@
-//! The HTTP/1.1 client of the app (SPEC ERR-1, CFG-21, LIF-3): keep-alive connections with
-//! Nagle's algorithm off, kept in a small pool for `AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`, and the
-//! decision to try a request again on a fresh connection.
+//! The HTTP/1.1 client of the app (SPEC ERR-1, ERR-5, RSP-8, CFG-21, LIF-3): keep-alive
+//! connections that never make a peer wait (Nagle's algorithm off, every read acknowledged at
+//! once), kept in a small pool for `AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS`, and the decision to try a
+//! request again on a fresh connection.
 //!
 //! A request takes an idle connection that is ready (or opens one), and the response carries a
 //! [`ConnectionReturn`] in its extensions: dropped once the response has been used (the runtime
@@ -8,7 +9,10 @@
 //! it was last used. No task per request, no pool key: one pool per app address.
 
 use std::fmt;
+use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +20,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -23,6 +28,10 @@ use crate::error::{describe, AdapterError, ErrorKind};
 
 /// More idle connections than this are closed rather than kept.
 const MAX_IDLE: usize = 64;
+/// RSP-8: the most header lines an app's response may have (hyper's default is 100).
+pub(crate) const MAX_RESPONSE_HEADERS: usize = 2_048;
+/// RSP-8: the largest response head (status line and headers) an app may send, in bytes.
+pub(crate) const MAX_RESPONSE_HEAD: usize = 384 * 1024;
 
 /// Why a request got no response.
 #[derive(Debug)]
@@ -51,9 +60,20 @@ impl std::error::Error for SendError {
     }
 }
 
-/// Opens an HTTP/1.1 connection to `address` (`host:port`), Nagle's algorithm off so that small
-/// writes leave at once, its I/O driven by a task of its own that ends with the connection.
-pub(crate) async fn connect<B>(address: &str) -> Result<SendRequest<B>, SendError>
+/// Who is at the other end of a connection: what their answers may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// The app: response heads up to [`MAX_RESPONSE_HEADERS`] lines and [`MAX_RESPONSE_HEAD`]
+    /// bytes (RSP-8).
+    App,
+    /// The Runtime API: hyper's defaults, which its few headers never reach.
+    RuntimeApi,
+}
+
+/// Opens an HTTP/1.1 connection to `address` (`host:port`) that never makes the peer wait: Nagle's
+/// algorithm off so that small writes leave at once, and every read acknowledged at once
+/// ([`QuickAck`]). Its I/O is driven by a task of its own that ends with the connection.
+pub(crate) async fn connect<B>(address: &str, peer: Peer) -> Result<SendRequest<B>, SendError>
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
@@ -63,7 +83,14 @@ where
         .await
         .map_err(SendError::Connect)?;
     let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let mut builder = hyper::client::conn::http1::Builder::new();
+    if peer == Peer::App {
+        builder
+            .max_headers(MAX_RESPONSE_HEADERS)
+            .max_header_size(MAX_RESPONSE_HEAD);
+    }
+    let (sender, connection) = builder
+        .handshake(TokioIo::new(QuickAck(stream)))
         .await
         .map_err(SendError::Http)?;
     tokio::spawn(async move {
@@ -72,6 +99,67 @@ where
         let _ = connection.await;
     });
     Ok(sender)
+}
+
+/// ERR-5: a TCP stream that acknowledges every read at once.
+///
+/// A peer that writes a message in two parts (head, then body) with Nagle's algorithm on holds the
+/// second part until the first is acknowledged, and on a kept-alive connection Linux delays that
+/// acknowledgement by up to 40 ms (it waits for data to send with it: the adapter has none).
+/// `TCP_QUICKACK` sends the pending acknowledgement now; the kernel drops back to delaying after
+/// the next request goes out, so it is set again after every read that brought data.
+pub(crate) struct QuickAck(TcpStream);
+
+impl QuickAck {
+    fn acknowledge(&self) {
+        // Best effort: a socket that refuses the option only costs the peer a wait.
+        let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
+    }
+}
+
+impl AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.0).poll_read(cx, buf);
+        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.acknowledge();
+        }
+        read
+    }
+}
+
+impl AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
 
 /// A client of the app at one address; clones share the pool.
@@ -130,7 +218,7 @@ impl AppClient {
         };
         let mut sender = match kept {
             Some(sender) => sender,
-            None => match connect(&self.pool.address).await {
+            None => match connect(&self.pool.address, Peer::App).await {
                 Ok(sender) => sender,
                 Err(err) => return Err((err, Some(request))),
             },
@@ -176,6 +264,17 @@ impl AppClient {
     }
 
     fn unreachable(&self, err: &SendError) -> AdapterError {
+        if matches!(err, SendError::Http(err) if err.is_parse_too_large()) {
+            return AdapterError::new(
+                ErrorKind::AppResponse,
+                format!(
+                    "the app's response head is larger than the adapter accepts: at most {MAX_RESPONSE_HEADERS} \
+                     header lines and {} KiB (RSP-8): {}",
+                    MAX_RESPONSE_HEAD / 1024,
+                    describe(err)
+                ),
+            );
+        }
         AdapterError::new(
             ErrorKind::AppUnreachable,
             format!(
@@ -502,5 +601,44 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::AppUnreachable);
         assert!(error.message().contains("did not answer") && error.message().contains(&address));
+    }
+
+    /// Request/response exchanges on a kept-alive connection, the client side read through
+    /// `read`; whether the client socket is in quick-ack mode after each.
+    async fn quick_ack_after_exchanges(wrap: bool) -> Vec<bool> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut client = QuickAck(client);
+        let mut modes = Vec::new();
+        for _ in 0..5 {
+            let mut buffer = [0; 64];
+            client.0.write_all(b"request").await.unwrap();
+            server.read_exact(&mut buffer[..7]).await.unwrap();
+            server.write_all(b"response head").await.unwrap();
+            let read = if wrap {
+                client.read(&mut buffer).await
+            } else {
+                client.0.read(&mut buffer).await
+            };
+            assert!(read.unwrap() > 0);
+            let mode = socket2::SockRef::from(&client.0).tcp_quickack().unwrap();
+            modes.push(mode);
+        }
+        modes
+    }
+
+    #[tokio::test]
+    async fn every_read_is_acknowledged_at_once() {
+        // covers ERR-5: after each answer read on a kept-alive connection (as the pooled app
+        // connections and the Runtime API connection are, both opened by `connect`), the socket
+        // is in quick-ack mode, so a second write of the peer's held back by Nagle's algorithm
+        // is released at once instead of after Linux's delayed acknowledgement.
+        assert_eq!(quick_ack_after_exchanges(true).await, [true; 5]);
+        // Without it the kernel delays acknowledgements once the exchange is a conversation.
+        let plain = quick_ack_after_exchanges(false).await;
+        assert!(plain.contains(&false), "{plain:?}");
     }
 }

@@ -1,12 +1,13 @@
-//! One invocation (SPEC ERR-1, ERR-2, RSP-7, STR-1, STR-4): its event becomes a request
+//! One invocation (SPEC ERR-1, ERR-2, RSP-7, STR-1, STR-4, STR-6): its event becomes a request
 //! ([`crate::event`]), the adapter service (behind compression when configured) forwards it, and the
 //! app's answer is shaped for the event's source ([`crate::response`]): a buffered JSON document, or
-//! a prelude and the app's body for a stream. The request to the app is bounded by the invocation's
-//! deadline; when the app cannot answer properly, an HTTP client gets a small response of the
+//! a prelude and the app's body for a stream. The request to the app, and a streamed body, are
+//! bounded by the invocation's deadline; when the app cannot answer properly, an HTTP client gets a small response of the
 //! adapter's own (502, 504) and other events keep the error.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -162,7 +163,10 @@ impl<S> EventHandler<S> {
         match exchanged {
             Ok((parts, Reply::Streamed(body))) => Ok(Outcome::Streamed {
                 prelude: response::stream_prelude(parts.status, &parts.headers),
-                body,
+                body: match deadline {
+                    Some((at, bound)) => DeadlineBody::new(body, at, bound).boxed_unsync(),
+                    None => body,
+                },
                 extensions: parts.extensions,
             }),
             Ok((parts, Reply::Buffered(body))) => {
@@ -257,6 +261,56 @@ impl DeadlineTimer {
             output = work => Some(output),
             () = timer.as_mut() => None,
         }
+    }
+}
+
+/// STR-6: the app's streamed body, ended with an `Adapter.AppTimeout` error (which the stream
+/// turns into its error trailers) when the invocation's deadline, less the margin, comes first.
+struct DeadlineBody<B> {
+    body: B,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    bound: Duration,
+}
+
+impl<B> DeadlineBody<B> {
+    fn new(body: B, at: tokio::time::Instant, bound: Duration) -> Self {
+        DeadlineBody {
+            body,
+            deadline: Box::pin(tokio::time::sleep_until(at)),
+            bound,
+        }
+    }
+}
+
+impl<B> http_body::Body for DeadlineBody<B>
+where
+    B: http_body::Body<Data = Bytes, Error = Error> + Unpin,
+{
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(AdapterError::new(
+                ErrorKind::AppTimeout,
+                format!(
+                    "the app's response stream was still open at the invocation's deadline: ended \
+                     {} ms in, the time left before the deadline",
+                    self.bound.as_millis()
+                ),
+            ))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
     }
 }
 

@@ -24,7 +24,7 @@ use hyper::client::conn::http1::SendRequest;
 use lambda_http::Context;
 use lambda_runtime::Config as FunctionConfig;
 
-use crate::client::SendError;
+use crate::client::{Peer, SendError};
 use crate::error::{describe, AdapterError, Error, ErrorKind};
 
 const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
@@ -143,8 +143,8 @@ impl RuntimeApi {
                 return Ok(sender);
             }
         }
-        // Nagle's algorithm off: a streamed chunk leaves at once.
-        crate::client::connect(&self.address)
+        // Nagle's algorithm off: a streamed chunk leaves at once; every read acknowledged at once.
+        crate::client::connect(&self.address, Peer::RuntimeApi)
             .await
             .map_err(|e| match e {
                 SendError::Connect(e) => {
@@ -358,14 +358,17 @@ where
                 },
                 Poll::Ready(Some(Err(err))) => {
                     self.body = None;
-                    let err: Error = err.into();
-                    let error = AdapterError::new(
-                        ErrorKind::AppResponse,
-                        format!(
-                            "the app's response body failed mid-stream: {}",
-                            describe(err.as_ref())
+                    // The adapter's own reason (STR-6's deadline) as it is; any other as the app's.
+                    let error = match err.into().downcast::<AdapterError>() {
+                        Ok(error) => *error,
+                        Err(err) => AdapterError::new(
+                            ErrorKind::AppResponse,
+                            format!(
+                                "the app's response body failed mid-stream: {}",
+                                describe(err.as_ref())
+                            ),
                         ),
-                    );
+                    };
                     tracing::error!(request_id = %self.request_id, "{error}");
                     return Poll::Ready(Some(Ok(Frame::trailers(error_trailers(&error)))));
                 }
