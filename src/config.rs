@@ -153,6 +153,153 @@ impl AdapterOptions {
     }
 }
 
+/// PKG-7: every variable the adapter reads, its default, and what it does; `--help` prints them.
+const VARIABLES: [(&str, &str, &str); 24] = [
+    (
+        "AWS_LWA_PORT",
+        "8080",
+        "port your app listens on (falls back to PORT)",
+    ),
+    ("AWS_LWA_HOST", "127.0.0.1", "host your app listens on"),
+    (
+        "AWS_LWA_READINESS_CHECK_PORT",
+        "the app port",
+        "port of the readiness check",
+    ),
+    (
+        "AWS_LWA_READINESS_CHECK_PATH",
+        "/",
+        "path of the HTTP readiness check",
+    ),
+    (
+        "AWS_LWA_READINESS_CHECK_PROTOCOL",
+        "http",
+        "http (GET the path) or tcp (connect)",
+    ),
+    (
+        "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS",
+        "100-499",
+        "statuses that mean ready, e.g. 200-399,404",
+    ),
+    (
+        "AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS",
+        "none",
+        "fail init when the app is not ready by then",
+    ),
+    (
+        "AWS_LWA_ASYNC_INIT",
+        "false",
+        "let init end after 9.8 s; the first invocation waits for the app",
+    ),
+    (
+        "AWS_LWA_REMOVE_BASE_PATH",
+        "none",
+        "a path prefix removed from every request, e.g. /prod",
+    ),
+    (
+        "AWS_LWA_PASS_THROUGH_PATH",
+        "/events",
+        "where non-HTTP events (SQS, SNS, S3, ...) are posted",
+    ),
+    (
+        "AWS_LWA_ENABLE_COMPRESSION",
+        "false",
+        "gzip or br for buffered responses",
+    ),
+    (
+        "AWS_LWA_INVOKE_MODE",
+        "buffered",
+        "buffered or response_stream",
+    ),
+    (
+        "AWS_LWA_AUTHORIZATION_SOURCE",
+        "none",
+        "a header whose value is moved to authorization",
+    ),
+    (
+        "AWS_LWA_ERROR_STATUS_CODES",
+        "none",
+        "app statuses that fail the invocation, e.g. 500,502-504",
+    ),
+    (
+        "AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS",
+        "4",
+        "how long an idle app connection is kept; 0: none",
+    ),
+    (
+        "AWS_LWA_LAMBDA_RUNTIME_API_PROXY",
+        "none",
+        "host:port of a Runtime API proxy (invocations only)",
+    ),
+    (
+        "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH",
+        "none",
+        "POSTed to the app before a SnapStart snapshot",
+    ),
+    (
+        "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH",
+        "none",
+        "POSTed to the app after a SnapStart restore",
+    ),
+    (
+        "AWS_LAMBDA_RUNTIME_API",
+        "127.0.0.1:9001",
+        "set by Lambda: the Runtime API",
+    ),
+    (
+        "AWS_LAMBDA_MAX_CONCURRENCY",
+        "1",
+        "set by Lambda Managed Instances: invocations at once",
+    ),
+    (
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "on-demand",
+        "set by Lambda: snap-start runs the SnapStart hooks",
+    ),
+    (
+        "AWS_LAMBDA_LOG_LEVEL",
+        "INFO",
+        "DEBUG, INFO, WARN or ERROR (falls back to RUST_LOG)",
+    ),
+    (
+        "AWS_LAMBDA_LOG_FORMAT",
+        "TEXT",
+        "JSON: one JSON object per log line",
+    ),
+    (
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "lambda-adapter",
+        "set by Lambda (also _MEMORY_SIZE, _VERSION)",
+    ),
+];
+
+/// PKG-7: what `lambda-adapter --help` prints: what it is, how Lambda starts it, every variable.
+pub fn usage() -> String {
+    let mut text = format!(
+        "lambda-adapter {}: run an ordinary HTTP web app on AWS Lambda, unchanged.\n\
+         \n\
+         A Lambda extension: Lambda starts it next to your app, it waits until the app answers on its\n\
+         port, then turns every invocation (API Gateway, ALB, Function URL, VPC Lattice) into an HTTP\n\
+         request to the app, and the app's response into Lambda's. Other events are posted as JSON.\n\
+         You do not run it yourself; install it one of two ways:\n\
+         \n  \
+         image:  COPY --from=<lambda-adapter image> /lambda-adapter /opt/extensions/lambda-adapter\n  \
+         layer:  attach the lambda-adapter layer and set AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap\n\
+         \n\
+         Environment variables (default, then what it does):\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (name, default, what) in VARIABLES {
+        text.push_str(&format!("  {name:<41} {default:<15} {what}\n"));
+    }
+    text.push_str(
+        "\nOptions: -h, --help (this text), -V, --version.\n\
+         More: the README of the lambda-adapter repository (Install, Configuration, Troubleshooting);\n\
+         locally, run your app behind the adapter with the lambda-emulator that comes with it.\n",
+    );
+    text
+}
+
 /// The process environment as a lookup: what [`AdapterOptions::default`] and [`crate::Adapter::new`]
 /// read.
 fn environment(name: &str) -> Option<String> {
@@ -259,6 +406,8 @@ impl ParsedOptions {
 struct OwnOptions {
     readiness_check_timeout: Option<Duration>,
     pool_idle_timeout: Duration,
+    before_checkpoint_hook: Option<String>,
+    after_restore_hook: Option<String>,
 }
 
 /// What Lambda tells the function about itself (PROTOCOL.md, "Environment the adapter sees").
@@ -281,6 +430,16 @@ pub(crate) enum Initialization {
     ProvisionedConcurrency,
     /// `snap-start`: the initialised environment is snapshotted and restored later.
     SnapStart,
+}
+
+impl fmt::Display for Initialization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Initialization::OnDemand => "on-demand",
+            Initialization::ProvisionedConcurrency => "provisioned-concurrency",
+            Initialization::SnapStart => "snap-start",
+        })
+    }
 }
 
 /// Everything the adapter runs on, once every rule of the configuration is checked. Made by
@@ -307,6 +466,10 @@ pub struct Settings {
     pub(crate) concurrency: usize,
     pub(crate) function: Arc<FunctionConfig>,
     pub(crate) initialization: Initialization,
+    /// LIF-8: the app's SnapStart hooks (`AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH`,
+    /// `AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH`).
+    pub(crate) before_checkpoint_hook: Option<PathAndQuery>,
+    pub(crate) after_restore_hook: Option<PathAndQuery>,
 }
 
 impl Settings {
@@ -564,9 +727,17 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
         let pool_idle_timeout = self
             .seconds("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "using 4")
             .unwrap_or(DEFAULT_POOL_IDLE_TIMEOUT);
+        let before = self.get("AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH");
+        let before_checkpoint_hook = before
+            .map(|found| self.path("AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH", Some(found), "/"));
+        let after = self.get("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH");
+        let after_restore_hook =
+            after.map(|found| self.path("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH", Some(found), "/"));
         OwnOptions {
             readiness_check_timeout,
             pool_idle_timeout,
+            before_checkpoint_hook,
+            after_restore_hook,
         }
     }
 
@@ -693,6 +864,19 @@ impl Checker {
         path
     }
 
+    /// A path that may be unset: `Some(None)` when it is, `None` when it is refused.
+    fn optional_path(
+        &mut self,
+        canonical: &'static str,
+        field: &str,
+        value: Option<&str>,
+    ) -> Option<Option<PathAndQuery>> {
+        match value {
+            None => Some(None),
+            Some(value) => self.path(canonical, field, value).map(Some),
+        }
+    }
+
     /// CFG-6: the healthy set, which must hold a status.
     fn healthy_status(&mut self, options: &AdapterOptions) -> Option<Vec<u16>> {
         #[allow(deprecated)] // the published struct's deprecated field still counts
@@ -769,6 +953,16 @@ impl Checker {
             &options.pass_through_path,
         );
         let healthy_status = self.healthy_status(options);
+        let before_checkpoint_hook = self.optional_path(
+            "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH",
+            "before_checkpoint_hook",
+            own.before_checkpoint_hook.as_deref(),
+        );
+        let after_restore_hook = self.optional_path(
+            "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH",
+            "after_restore_hook",
+            own.after_restore_hook.as_deref(),
+        );
         let authorization_source =
             self.authorization_source(options.authorization_source.as_deref());
         let loop_api = match &lambda.runtime_api_proxy {
@@ -793,6 +987,8 @@ impl Checker {
             healthy_status?,
             loop_api?,
         );
+        let (before_checkpoint_hook, after_restore_hook) =
+            (before_checkpoint_hook?, after_restore_hook?);
         // The host and port are checked, so this is an authority; the check is for the type.
         let Ok(app) = Authority::try_from(format!("{}:{port}", options.host)) else {
             self.refuse("AWS_LWA_HOST", "host", &options.host, "is not a valid host");
@@ -821,6 +1017,8 @@ impl Checker {
             concurrency: lambda.concurrency,
             function: Arc::new(lambda.function),
             initialization: lambda.initialization,
+            before_checkpoint_hook,
+            after_restore_hook,
         })
     }
 }
@@ -1186,5 +1384,47 @@ mod tests {
         let parsed = parse(&[("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "x y")]);
         assert_eq!(parsed.errors.len(), 1);
         assert_eq!(parsed.runtime_api(), "127.0.0.1:9001");
+    }
+
+    #[test]
+    fn help_names_every_variable_the_adapter_reads() {
+        // covers PKG-7: the help's list and the variables read are the same
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let _ = AdapterOptions::from_lookup(|name| {
+            asked.borrow_mut().insert(name.to_string());
+            None
+        });
+        let asked = asked.into_inner();
+        let listed: Vec<&str> = VARIABLES.iter().map(|(name, _, _)| *name).collect();
+        // Read by the logging set-up, not here.
+        let logging = ["AWS_LAMBDA_LOG_LEVEL", "AWS_LAMBDA_LOG_FORMAT"];
+        for name in &listed {
+            assert!(
+                asked.contains(*name) || logging.contains(name),
+                "{name} is not read"
+            );
+        }
+        // Older names and Lambda's own function details, named in the lines of their new names.
+        let unlisted = [
+            "PORT",
+            "HOST",
+            "READINESS_CHECK_PORT",
+            "READINESS_CHECK_PATH",
+            "READINESS_CHECK_PROTOCOL",
+            "AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS",
+            "ASYNC_INIT",
+            "REMOVE_BASE_PATH",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "AWS_LAMBDA_FUNCTION_VERSION",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+        ];
+        for name in &asked {
+            assert!(
+                listed.contains(&name.as_str()) || unlisted.contains(&name.as_str()),
+                "{name} is read but not in --help"
+            );
+        }
+        assert!(usage().contains("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"));
     }
 }

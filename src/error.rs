@@ -34,6 +34,10 @@ pub enum ErrorKind {
     ResponseTooLarge,
     /// Configuration that makes the adapter unusable (CFG-20).
     ConfigInvalid,
+    /// A SnapStart hook of the app failed (LIF-8).
+    SnapStartHook,
+    /// An invocation asked for a SnapStart hook's path (LIF-9).
+    HookForbidden,
     /// Anything else that went wrong inside the adapter.
     Internal,
 }
@@ -50,6 +54,8 @@ impl ErrorKind {
             ErrorKind::AppResponse => "Adapter.AppResponseError",
             ErrorKind::ResponseTooLarge => "Adapter.ResponseTooLarge",
             ErrorKind::ConfigInvalid => "Adapter.ConfigInvalid",
+            ErrorKind::SnapStartHook => "Adapter.SnapStartHookFailed",
+            ErrorKind::HookForbidden => "Adapter.HookForbidden",
             ErrorKind::Internal => "Adapter.InternalError",
         }
     }

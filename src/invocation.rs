@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -21,6 +22,7 @@ use tower::{Service, ServiceExt};
 use crate::error::{describe, AdapterError, Error, ErrorKind};
 use crate::event::{self, EventSource};
 use crate::response;
+use crate::snapstart::HookPaths;
 
 /// Lambda's limit for a buffered response payload.
 pub(crate) const MAX_BUFFERED_RESPONSE: usize = 6 * 1024 * 1024;
@@ -79,11 +81,16 @@ enum Reply {
 pub(crate) struct EventHandler<S> {
     service: S,
     streaming: bool,
+    hooks: Arc<HookPaths>,
 }
 
 impl<S> EventHandler<S> {
-    pub(crate) fn new(service: S, streaming: bool) -> Self {
-        EventHandler { service, streaming }
+    pub(crate) fn new(service: S, streaming: bool, hooks: HookPaths) -> Self {
+        EventHandler {
+            service,
+            streaming,
+            hooks: Arc::new(hooks),
+        }
     }
 
     pub(crate) async fn handle<B: AppBody>(
@@ -121,6 +128,16 @@ impl<S> EventHandler<S> {
         request.extensions_mut().insert(context);
         // STR-4: a pass-through event's result is JSON, never a stream.
         let streaming = self.streaming && source != EventSource::PassThrough;
+        if source != EventSource::PassThrough && self.hooks.guards(request.uri().path()) {
+            let error = AdapterError::new(
+                ErrorKind::HookForbidden,
+                format!(
+                    "a request for {} was refused: the path is a SnapStart hook",
+                    request.uri().path()
+                ),
+            );
+            return substitute(source, streaming, error, request_id);
+        }
 
         let exchange = async {
             let response = self
@@ -210,6 +227,10 @@ fn substitute(
         ErrorKind::ResponseTooLarge => (
             StatusCode::BAD_GATEWAY,
             "Bad Gateway: the web app's response is larger than Lambda's 6 MB limit (see the function's logs)\n",
+        ),
+        ErrorKind::HookForbidden => (
+            StatusCode::FORBIDDEN,
+            "Forbidden: this path is reserved for the function's SnapStart hooks\n",
         ),
         _ => return Err(error),
     };

@@ -55,6 +55,7 @@ mod request;
 mod response;
 mod runtime;
 mod runtime_api;
+mod snapstart;
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -71,6 +72,8 @@ use lambda_http::{Body, Request};
 use tower::{Service, ServiceBuilder};
 use tower_http::compression::CompressionLayer;
 
+#[doc(hidden)]
+pub use config::usage;
 pub use config::{AdapterOptions, LambdaInvokeMode, ParsedOptions, Protocol, Settings};
 pub use error::{AdapterError, Error, ErrorKind};
 pub use extension::report_init_error;
@@ -80,8 +83,10 @@ pub use logging::LogSettings;
 pub use runtime::termination_signal;
 
 use client::AppClient;
+use config::Initialization;
 use invocation::EventHandler;
 use readiness::ReadinessCheck;
+use snapstart::{HookPaths, SnapStart};
 
 /// RDY-4: async init stops waiting here, inside Lambda's 10 s init window.
 const ASYNC_INIT_LIMIT: Duration = Duration::from_millis(9_800);
@@ -125,11 +130,7 @@ impl Adapter<HttpConnector, Body> {
     }
 
     /// Creates the adapter from checked settings (see [`AdapterOptions::from_lookup`]).
-    pub fn from_settings(mut settings: Settings) -> Adapter<HttpConnector, Body> {
-        // LIF-3: a restored SnapStart snapshot's sockets are dead, so nothing is pooled.
-        if settings.initialization == config::Initialization::SnapStart {
-            settings.pool_idle_timeout = Duration::ZERO;
-        }
+    pub fn from_settings(settings: Settings) -> Adapter<HttpConnector, Body> {
         let client = AppClient::new(settings.app.to_string(), settings.pool_idle_timeout);
         let readiness = ReadinessCheck::new(&settings, &client);
         Adapter {
@@ -161,7 +162,15 @@ impl Adapter<HttpConnector, Body> {
     /// the readiness check timeout, with the last status or error seen.
     pub async fn wait_for_app(&mut self) -> Result<(), AdapterError> {
         let timeout = self.settings.readiness_timeout;
-        let limit = match (self.settings.async_init, timeout) {
+        let initialization = self.settings.initialization;
+        let async_init = self.settings.async_init && initialization == Initialization::OnDemand;
+        if self.settings.async_init && !async_init {
+            // LIF-10: these inits are not bound by the 10 s on-demand window.
+            tracing::info!(
+                "AWS_LWA_ASYNC_INIT is ignored: a {initialization} init must finish with the app ready"
+            );
+        }
+        let limit = match (async_init, timeout) {
             (true, Some(timeout)) => Some(timeout.min(ASYNC_INIT_LIMIT)),
             (true, None) => Some(ASYNC_INIT_LIMIT),
             (false, timeout) => timeout,
@@ -197,13 +206,17 @@ impl Adapter<HttpConnector, Body> {
     pub async fn run(self) -> Result<(), Error> {
         let settings = self.settings.clone();
         let streaming = settings.invoke_mode == LambdaInvokeMode::ResponseStream;
+        let snapstart = SnapStart::new(&settings, &self.client, &self.readiness);
+        let hooks = HookPaths::new(&settings);
         if settings.compression {
             let service = ServiceBuilder::new()
                 .layer(CompressionLayer::new())
                 .service(self);
-            runtime::run(EventHandler::new(service, false), &settings).await
+            let handler = EventHandler::new(service, false, hooks);
+            runtime::run(handler, &settings, snapstart).await
         } else {
-            runtime::run(EventHandler::new(self, streaming), &settings).await
+            let handler = EventHandler::new(self, streaming, hooks);
+            runtime::run(handler, &settings, snapstart).await
         }
     }
 

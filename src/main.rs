@@ -1,19 +1,25 @@
-//! The `lambda-adapter` executable: read configuration, start logging, run the adapter (SPEC LIF-1,
-//! CFG-20, RDY-6).
+//! The `lambda-adapter` executable: `--version`/`--help`, else read configuration, start logging,
+//! run the adapter (SPEC LIF-1, CFG-20, RDY-6, PKG-7).
 
 use std::process::ExitCode;
 
 use lambda_web_adapter::{
-    report_init_error, termination_signal, tracing, Adapter, AdapterOptions, LogSettings,
+    report_init_error, termination_signal, tracing, usage, Adapter, AdapterOptions, LogSettings,
     ParsedOptions,
 };
 
 fn main() -> ExitCode {
-    if let Some(arg) = std::env::args().nth(1) {
-        if arg == "--version" || arg == "-V" {
+    // PKG-7: these answer without contacting anything.
+    match std::env::args().nth(1).as_deref() {
+        Some("--version" | "-V") => {
             println!("lambda-adapter {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        Some("--help" | "-h") => {
+            print!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
     }
     let environment = |name: &str| std::env::var(name).ok();
     let parsed = AdapterOptions::from_lookup(environment);

@@ -74,6 +74,13 @@ impl ReadinessCheck {
         }
     }
 
+    /// Closes the probes' idle connections (LIF-3).
+    pub(crate) fn forget_idle(&self) {
+        if let Target::Http { client, .. } = &self.target {
+            client.forget_idle();
+        }
+    }
+
     /// One probe: `Ok` when ready, else what was seen.
     async fn probe(&self) -> Result<(), String> {
         match &self.target {

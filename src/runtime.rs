@@ -1,6 +1,7 @@
-//! The invocation loop (SPEC LIF-4, LIF-5, LIF-6, ERR-3): `AWS_LAMBDA_MAX_CONCURRENCY` workers each
-//! take an invocation from the Runtime API, handle it ([`crate::invocation`]) and post the outcome;
-//! SIGTERM stops taking new ones and lets those in flight finish.
+//! The invocation loop (SPEC LIF-4, LIF-5, LIF-6, ERR-3): after a SnapStart restore where there is
+//! one ([`crate::snapstart`]), `AWS_LAMBDA_MAX_CONCURRENCY` workers each take an invocation from the
+//! Runtime API, handle it ([`crate::invocation`]) and post the outcome; SIGTERM stops taking new
+//! ones and lets those in flight finish.
 //!
 //! Each invocation runs on its worker's task, so a bug that panics fails that invocation, never the
 //! worker.
@@ -14,17 +15,23 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{Initialization, Settings};
+use crate::config::Settings;
 use crate::error::{AdapterError, Error, ErrorKind};
 use crate::invocation::{AppBody, AppService, DeadlineTimer, EventHandler, Outcome};
 use crate::runtime_api::{retry, RuntimeApi};
+use crate::snapstart::SnapStart;
 
 /// LIF-5: how long in-flight invocations may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 
 /// Runs the loop until a worker meets a Runtime API failure that does not go away, or the process
-/// is asked to stop (LIF-5: then the invocations in flight may finish).
-pub(crate) async fn run<S, B>(handler: EventHandler<S>, settings: &Settings) -> Result<(), Error>
+/// is asked to stop (LIF-5: then the invocations in flight may finish). Under SnapStart the
+/// snapshot and the restore come first.
+pub(crate) async fn run<S, B>(
+    handler: EventHandler<S>,
+    settings: &Settings,
+    snapstart: Option<SnapStart>,
+) -> Result<(), Error>
 where
     S: AppService<B>,
     B: AppBody,
@@ -36,9 +43,8 @@ where
         );
     }
     let api = RuntimeApi::new(&settings.loop_api, settings.function.clone())?;
-    if settings.initialization == Initialization::SnapStart {
-        // The snapshot is taken while this call waits; it returns in the restored environment.
-        retry("restore/next", || api.restore_next()).await?;
+    if let Some(snapstart) = snapstart {
+        snapstart.checkpoint_and_restore(&api).await?;
     }
     let (stop, stopped) = watch::channel(false);
     let mut workers = JoinSet::new();

@@ -277,7 +277,23 @@ impl RuntimeApi {
         error: &AdapterError,
     ) -> Result<(), ApiError> {
         let path = format!("/2018-06-01/runtime/invocation/{request_id}/error");
-        let mut request = self.request(Method::POST, &path, full(error_json(error)))?;
+        self.report(&path, error).await
+    }
+
+    /// `POST /runtime/init/error`: init failed (LIF-8, before the snapshot).
+    pub(crate) async fn init_error(&self, error: &AdapterError) -> Result<(), ApiError> {
+        self.report("/2018-06-01/runtime/init/error", error).await
+    }
+
+    /// `POST /runtime/restore/error` (SnapStart): the restored environment cannot serve (LIF-8).
+    pub(crate) async fn restore_error(&self, error: &AdapterError) -> Result<(), ApiError> {
+        self.report("/2018-06-01/runtime/restore/error", error)
+            .await
+    }
+
+    /// Posts `error` to one of the error endpoints, its kind in the error type header.
+    async fn report(&self, path: &str, error: &AdapterError) -> Result<(), ApiError> {
+        let mut request = self.request(Method::POST, path, full(error_json(error)))?;
         let headers = request.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(kind) = HeaderValue::from_str(error.kind().error_type()) {
