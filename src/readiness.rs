@@ -1,8 +1,13 @@
-//! Waiting for the app to be ready (SPEC RDY-1 … RDY-5).
+//! Waiting for the app to be ready (SPEC RDY-1 … RDY-5, RDY-7).
 //!
 //! A [`ReadinessCheck`] probes the app every 10 ms, over HTTP (a `GET` whose status must be in the
-//! healthy set) or TCP (a connect), and logs every 2 s how long it has waited and what it saw last.
-//! Probes are plain requests: no Lambda context headers, so the app never mistakes them for users.
+//! healthy set) or TCP (a connect), and logs every 2 s how long it has waited, what it saw last and
+//! which setting to change for that: a refused port names `AWS_LWA_PORT` and any loopback port that
+//! started listening meanwhile (the app's, probably), an unhealthy status names the readiness path
+//! and healthy statuses. While the app answers unhealthy statuses it is probed at most every
+//! 100 ms, so its own log is not flooded; a port that refuses connections is probed finely, which
+//! costs the app nothing and finds it as soon as it listens. Probes are plain requests: no Lambda
+//! context headers, so the app never mistakes them for users.
 
 use std::time::Duration;
 
@@ -19,6 +24,8 @@ use crate::error::describe;
 
 /// Time between two probes.
 pub(crate) const PROBE_INTERVAL: Duration = Duration::from_millis(10);
+/// RDY-7: time between two probes while the app answers with an unhealthy status.
+const UNHEALTHY_PROBE_INTERVAL: Duration = Duration::from_millis(100);
 /// Time between two "still waiting" log lines.
 const REPORT_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -27,6 +34,8 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(2);
 pub(crate) struct ReadinessCheck {
     target: Target,
     healthy_status: Vec<u16>,
+    /// The variable that sets the probed port (RDY-7's advice).
+    port_variable: &'static str,
 }
 
 #[derive(Clone, Debug)]
@@ -38,6 +47,24 @@ enum Target {
         host: Option<HeaderValue>,
     },
     Tcp(String),
+}
+
+/// What one probe saw when the app was not ready.
+#[derive(Clone, Debug)]
+enum Seen {
+    /// No connection, or no HTTP answer.
+    Unreachable(String),
+    /// An HTTP answer whose status is not healthy.
+    Unhealthy { status: u16, url: String },
+}
+
+impl std::fmt::Display for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Seen::Unreachable(error) => f.write_str(error),
+            Seen::Unhealthy { status, url } => write!(f, "status {status} from {url}"),
+        }
+    }
 }
 
 /// The app did not become ready in time; `last` is the last status or error seen.
@@ -68,9 +95,15 @@ impl ReadinessCheck {
                 }
             }
         };
+        let port_variable = if authority == &settings.app.to_string() {
+            "AWS_LWA_PORT"
+        } else {
+            "AWS_LWA_READINESS_CHECK_PORT"
+        };
         ReadinessCheck {
             target,
             healthy_status: settings.healthy_status.clone(),
+            port_variable,
         }
     }
 
@@ -81,13 +114,15 @@ impl ReadinessCheck {
         }
     }
 
-    /// One probe: `Ok` when ready, else what was seen.
-    async fn probe(&self) -> Result<(), String> {
+    /// One probe: what made the app ready, else what was seen.
+    async fn probe(&self) -> Result<String, Seen> {
         match &self.target {
-            Target::Tcp(authority) => TcpStream::connect(authority.as_str())
-                .await
-                .map(drop)
-                .map_err(|e| format!("tcp connect to {authority}: {e}")),
+            Target::Tcp(authority) => match TcpStream::connect(authority.as_str()).await {
+                Ok(_) => Ok(format!("tcp connect to {authority}")),
+                Err(e) => Err(Seen::Unreachable(format!(
+                    "tcp connect to {authority}: {e}"
+                ))),
+            },
             Target::Http { client, path, host } => {
                 let url = || format!("http://{}{path}", client.address());
                 let mut request = http::Request::new(Full::<Bytes>::default());
@@ -98,14 +133,44 @@ impl ReadinessCheck {
                 let response = client
                     .send(request, false)
                     .await
-                    .map_err(|(e, _)| format!("{}: {}", url(), describe(&e)))?;
+                    .map_err(|(e, _)| Seen::Unreachable(format!("{}: {}", url(), describe(&e))))?;
                 let status = response.status().as_u16();
-                if self.healthy_status.contains(&status) {
-                    Ok(())
-                } else {
-                    Err(format!("status {status} from {}", url()))
+                if !self.healthy_status.contains(&status) {
+                    return Err(Seen::Unhealthy { status, url: url() });
                 }
+                if status == 404 && path.path() != "/" {
+                    tracing::warn!(
+                        "the readiness path {path} (AWS_LWA_READINESS_CHECK_PATH) answers 404, which \
+                         counts as ready (AWS_LWA_READINESS_CHECK_HEALTHY_STATUS): is the path right?"
+                    );
+                }
+                Ok(format!("GET {path} → {status}"))
             }
+        }
+    }
+
+    /// RDY-7: what to change, for what was seen last; `listening` are the loopback ports that
+    /// started listening since the wait began.
+    fn advice(&self, seen: &Seen, listening: &[u16]) -> String {
+        match seen {
+            Seen::Unhealthy { status, .. } => format!(
+                "the app answers {status}, which is not healthy: point AWS_LWA_READINESS_CHECK_PATH \
+                 at a health endpoint, or add {status} to AWS_LWA_READINESS_CHECK_HEALTHY_STATUS"
+            ),
+            Seen::Unreachable(error) if error.contains("refused") => match listening {
+                [] => format!(
+                    "nothing listens on the port of {} yet; is it the app's port?",
+                    self.port_variable
+                ),
+                [port, ..] => format!(
+                    "is the app listening on {port}? set {}={port}",
+                    self.port_variable
+                ),
+            },
+            Seen::Unreachable(_) => format!(
+                "check that the app speaks HTTP on the port of {}",
+                self.port_variable
+            ),
         }
     }
 
@@ -114,8 +179,9 @@ impl ReadinessCheck {
         let started = Instant::now();
         let give_up = limit.map(|limit| started + limit);
         let mut next_report = started + REPORT_INTERVAL;
-        let mut last = String::from("no answer yet");
-        // Probes start on a fixed 10 ms schedule, whatever each one took, so an app that starts
+        let mut last: Option<Seen> = None;
+        let listening_at_start = listening_loopback_ports();
+        // Probes start on a fixed schedule, whatever each one took, so an app that starts
         // listening is found within one interval (a probe slower than that is followed at once).
         let mut next_probe = started;
         loop {
@@ -125,29 +191,139 @@ impl ReadinessCheck {
                 tokio::select! {
                     outcome = &mut probe => break Some(outcome),
                     _ = sleep_until(next_report) => {
-                        tracing::info!("app is not ready after {:.1}s (last: {last})", started.elapsed().as_secs_f64());
+                        let waited = started.elapsed().as_secs_f64();
+                        match &last {
+                            Some(seen) => {
+                                let new = listening_loopback_ports()
+                                    .into_iter()
+                                    .filter(|port| !listening_at_start.contains(port))
+                                    .collect::<Vec<_>>();
+                                let advice = self.advice(seen, &new);
+                                tracing::info!("app is not ready after {waited:.1}s (last: {seen}): {advice}");
+                            }
+                            None => tracing::info!("app is not ready after {waited:.1}s (last: no answer yet)"),
+                        }
                         next_report += REPORT_INTERVAL;
                     }
                     _ = sleep_until(give_up.unwrap_or(next_report)), if give_up.is_some() => break None,
                 }
             };
-            match outcome {
-                Some(Ok(())) => {
+            let interval = match outcome {
+                Some(Ok(what)) => {
                     let waited = started.elapsed();
-                    tracing::info!("app is ready after {} ms", waited.as_millis());
+                    tracing::info!("app is ready after {} ms ({what})", waited.as_millis());
                     return Ok(waited);
                 }
-                Some(Err(seen)) => last = seen,
-                None => {}
-            }
+                Some(Err(seen)) => {
+                    let interval = match seen {
+                        Seen::Unhealthy { .. } => UNHEALTHY_PROBE_INTERVAL,
+                        Seen::Unreachable(_) => PROBE_INTERVAL,
+                    };
+                    last = Some(seen);
+                    interval
+                }
+                None => PROBE_INTERVAL,
+            };
             if give_up.is_some_and(|at| Instant::now() >= at) {
                 return Err(NotReady {
                     waited: started.elapsed(),
-                    last,
+                    last: last.map_or_else(|| "no answer yet".to_string(), |seen| seen.to_string()),
                 });
             }
-            next_probe = (next_probe + PROBE_INTERVAL).max(Instant::now());
+            next_probe = (next_probe + interval).max(Instant::now());
             sleep_until(next_probe).await;
         }
+    }
+}
+
+/// The TCP ports listening on a loopback or any address, from `/proc/net/tcp` and `tcp6`; none
+/// where those cannot be read.
+fn listening_loopback_ports() -> Vec<u16> {
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        if let Ok(text) = std::fs::read_to_string(table) {
+            ports.extend(text.lines().skip(1).filter_map(listening_loopback_port));
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// The port of one line of `/proc/net/tcp{,6}` when it is a socket listening (state `0A`) on a
+/// loopback or any address, which `127.0.0.1` reaches.
+fn listening_loopback_port(line: &str) -> Option<u16> {
+    let mut fields = line.split_whitespace();
+    let local = fields.nth(1)?;
+    let state = fields.nth(1)?;
+    if state != "0A" {
+        return None;
+    }
+    let (address, port) = local.split_once(':')?;
+    // IPv4 as one little-endian word; IPv6 as four, so `::1` ends in 01000000 and `::ffff:127.0.0.1`
+    // in FFFF0000 0100007F.
+    let reachable = matches!(
+        address,
+        "00000000" | "0100007F" | "00000000000000000000000000000000"
+    ) || address == "00000000000000000000000001000000"
+        || (address.len() == 32
+            && address.starts_with("0000000000000000FFFF0000")
+            && address.ends_with("7F"));
+    reachable
+        .then(|| u16::from_str_radix(port, 16).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_loopback_ports_from_proc_net_tcp() {
+        // covers RDY-7 (which ports the advice may name)
+        let line = |local: &str, state: &str| {
+            format!(
+                "  0: {local} 00000000:0000 {state} 00000000:00000000 00:00000000 00000000 0 0 1 1"
+            )
+        };
+        let port = |local: &str, state: &str| listening_loopback_port(&line(local, state));
+        assert_eq!(port("0100007F:1F40", "0A"), Some(8000), "127.0.0.1:8000");
+        assert_eq!(port("00000000:0BB8", "0A"), Some(3000), "0.0.0.0:3000");
+        assert_eq!(
+            port("0100007F:1F40", "01"),
+            None,
+            "established, not listening"
+        );
+        assert_eq!(
+            port("0A00000A:1F40", "0A"),
+            None,
+            "10.0.0.10 is not loopback"
+        );
+        assert_eq!(
+            port("00000000000000000000000000000000:1388", "0A"),
+            Some(5000),
+            "[::]:5000"
+        );
+        assert_eq!(
+            port("00000000000000000000000001000000:1389", "0A"),
+            Some(5001),
+            "[::1]"
+        );
+        assert_eq!(
+            port("0000000000000000FFFF00000100007F:138A", "0A"),
+            Some(5002),
+            "[::ffff:127.0.0.1]"
+        );
+        assert_eq!(listening_loopback_port("garbage"), None);
+    }
+
+    #[tokio::test]
+    async fn a_port_that_starts_listening_is_found() {
+        // covers RDY-7
+        let before = listening_loopback_ports();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(!before.contains(&port));
+        assert!(listening_loopback_ports().contains(&port));
     }
 }
