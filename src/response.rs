@@ -261,7 +261,7 @@ fn cookie_spelling(index: usize) -> String {
             if c == '-' {
                 return c;
             }
-            let upper = index >> letter & 1 == 1;
+            let upper = (index >> letter) & 1 == 1;
             letter += 1;
             if upper {
                 c.to_ascii_uppercase()
