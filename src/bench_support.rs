@@ -2,7 +2,7 @@
 //!
 //! **Not part of the API**: hidden from the docs, unstable, and free to change or disappear in any
 //! release. Each function is a thin wrapper over a crate-private step of the invocation path
-//! (SPEC EVT-1 … EVT-4, RSP-1 … RSP-3), so that the benchmarks time exactly the code the runtime
+//! (SPEC EVT-1 … EVT-4, EVT-9, RSP-1 … RSP-3), so that the benchmarks time exactly the code the runtime
 //! loop runs.
 
 use bytes::Bytes;
@@ -16,12 +16,14 @@ use crate::event::{self, EventSource};
 use crate::request::ForwardRules;
 use crate::response;
 
-/// The event sources whose response shapes differ (a copy of the private `EventSource`).
+/// The event sources whose response shapes differ (a copy of the private `EventSource`;
+/// `HttpApi` also stands for Function URLs, whose buffered responses have the same shape).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     RestApi,
     HttpApi,
     Alb { multi_value: bool },
+    Lattice,
     PassThrough,
 }
 
@@ -31,6 +33,7 @@ impl From<Source> for EventSource {
             Source::RestApi => EventSource::RestApi,
             Source::HttpApi => EventSource::HttpApi,
             Source::Alb { multi_value } => EventSource::Alb { multi_value },
+            Source::Lattice => EventSource::Lattice,
             Source::PassThrough => EventSource::PassThrough,
         }
     }

@@ -1,10 +1,17 @@
-//! Lambda event (JSON) → `lambda_http::Request` (SPEC EVT-1 … EVT-3, EVT-7, EVT-8).
+//! Lambda event (JSON) → `lambda_http::Request` (SPEC EVT-1 … EVT-3, EVT-7 … EVT-9, STR-5).
 //!
-//! API Gateway REST (v1), HTTP API / Function URL (v2) and ALB events become HTTP requests with the
-//! method, path, query, headers and body exactly as the client sent them; anything else that is
-//! JSON is a pass-through event. This is written here rather than taken from `lambda_http`
-//! because that conversion drops repeated v1 headers, double-encodes ALB queries and panics on a
-//! bad base64 body: here a malformed event is an [`AdapterError`] of kind `InvalidEvent`.
+//! API Gateway REST (v1), HTTP API / Function URL (v2), ALB and VPC Lattice (v2 and v1) events
+//! become HTTP requests with the method, path, query, headers and body exactly as the client sent
+//! them; anything else that is JSON is a pass-through event. This is written here rather than
+//! taken from `lambda_http` because that conversion drops repeated v1 headers, double-encodes ALB
+//! queries, panics on a bad base64 body and knows no Lattice events: here a malformed event is an
+//! [`AdapterError`] of kind `InvalidEvent`.
+//!
+//! The sources are told apart by a few fields (PROTOCOL.md "Event shapes"): `requestContext.elb`
+//! (ALB), `requestContext.http` with `rawPath` or `version: "2.0"` (HTTP API or Function URL, told
+//! apart by `requestContext.domainName`, see [`http_api_domain`]), a Lattice ARN in
+//! `requestContext` (Lattice v2, which also says `version: "2.0"`), `httpMethod` (REST), and
+//! `raw_path` with `method` and no request context (Lattice v1).
 
 use std::borrow::Cow;
 
@@ -13,7 +20,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use lambda_http::{Body, Request};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -27,10 +34,15 @@ mod fuzz;
 pub(crate) enum EventSource {
     /// API Gateway REST API (payload format 1.0).
     RestApi,
-    /// API Gateway HTTP API (payload format 2.0) or a Lambda Function URL.
+    /// API Gateway HTTP API (payload format 2.0).
     HttpApi,
+    /// A Lambda Function URL: payload format 2.0 that [`http_api_domain`] does not take for an
+    /// HTTP API's. Same response shape as [`EventSource::HttpApi`]; only this one streams (STR-5).
+    FunctionUrl,
     /// Application Load Balancer; `multi_value` when the target group sends multi-value headers.
     Alb { multi_value: bool },
+    /// VPC Lattice target group, event structure v2 or v1 (EVT-9): one response shape for both.
+    Lattice,
     /// Any other event: posted to the app as JSON.
     PassThrough,
 }
@@ -102,6 +114,9 @@ struct Probe<'a> {
     http_method: Option<IgnoredAny>,
     raw_path: Option<IgnoredAny>,
     multi_value_headers: Option<IgnoredAny>,
+    method: Option<IgnoredAny>,
+    #[serde(rename = "raw_path")]
+    raw_path_v1: Option<IgnoredAny>,
     #[serde(borrow)]
     request_context: Option<ContextProbe<'a>>,
 }
@@ -114,43 +129,79 @@ pub(crate) fn classify(event: &str) -> EventSource {
     let Ok(probe) = serde_json::from_str::<Probe<'_>>(event) else {
         return EventSource::PassThrough;
     };
-    let Some(context) = probe.request_context else {
-        return EventSource::PassThrough;
-    };
     Signs {
-        context: &context,
+        context: probe.request_context.as_ref(),
         version: probe.version.as_deref(),
         raw_path: probe.raw_path.is_some(),
         http_method: probe.http_method.is_some(),
         multi_value_headers: probe.multi_value_headers.is_some(),
+        method: probe.method.is_some(),
+        raw_path_v1: probe.raw_path_v1.is_some(),
     }
     .source()
 }
 
 /// What tells the sources apart, found by [`classify`] or by [`parse`]'s single pass.
 struct Signs<'p> {
-    context: &'p ContextProbe<'p>,
+    /// `None` when the event has no request context, or a `null` one.
+    context: Option<&'p ContextProbe<'p>>,
     version: Option<&'p str>,
     raw_path: bool,
     http_method: bool,
     multi_value_headers: bool,
+    method: bool,
+    raw_path_v1: bool,
 }
 
 impl Signs<'_> {
     /// The order and tests follow PROTOCOL.md.
     fn source(&self) -> EventSource {
-        if self.context.elb.is_some() {
+        let Some(context) = self.context else {
+            // Lattice v1 is the one HTTP event without a request context.
+            return if self.raw_path_v1 && self.method {
+                EventSource::Lattice
+            } else {
+                EventSource::PassThrough
+            };
+        };
+        if context.elb.is_some() {
             EventSource::Alb {
                 multi_value: self.multi_value_headers,
             }
-        } else if self.context.http.is_some() && (self.raw_path || self.version == Some("2.0")) {
-            EventSource::HttpApi
+        } else if context.http.is_some() && (self.raw_path || self.version == Some("2.0")) {
+            if http_api_domain(context.domain_name) {
+                EventSource::HttpApi
+            } else {
+                EventSource::FunctionUrl
+            }
+        } else if context.names_a_lattice_target() {
+            EventSource::Lattice
         } else if self.http_method {
             EventSource::RestApi
         } else {
             EventSource::PassThrough
         }
     }
+}
+
+/// STR-5: whether a payload 2.0 event's `requestContext.domainName` is an HTTP API's (which
+/// invokes without streaming) rather than a Function URL's (`*.lambda-url.*`).
+///
+/// Any other name is an HTTP API's, custom domains included. A missing domain name, `localhost`
+/// or an IP address comes from no AWS front door but from local emulators (this project's among
+/// them, which puts the `Host` of the request there): it says nothing, and the event is taken for
+/// a Function URL's, so streaming stays as configured.
+fn http_api_domain(domain_name: Option<&RawValue>) -> bool {
+    // A domain name has no characters JSON escapes: the literal without its quotes is the name.
+    let Some(name) = domain_name.and_then(|raw| raw.get().strip_prefix('"')?.strip_suffix('"'))
+    else {
+        return false;
+    };
+    let host = name.trim_start_matches('[').trim_end_matches(']');
+    !(name.contains(".lambda-url.")
+        || name.is_empty()
+        || name.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok())
 }
 
 fn pass_through(event: &str) -> (EventSource, Request) {
@@ -163,7 +214,7 @@ fn pass_through(event: &str) -> (EventSource, Request) {
     tag(EventSource::PassThrough, request)
 }
 
-/// The fields of the three HTTP event shapes; each source reads the ones it has. Strings are
+/// The fields of the HTTP event shapes; each source reads the ones it has. Strings are
 /// borrowed from the event where they have no escapes, so most fields cost no allocation.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -172,23 +223,35 @@ struct HttpEvent<'a> {
     version: Option<Text<'a>>,
     #[serde(default, borrow)]
     http_method: Option<Text<'a>>,
+    /// REST and ALB: the path. Lattice v2: the path and the query, as the client sent them.
     #[serde(default, borrow)]
     path: Option<Text<'a>>,
+    /// Lattice (both versions).
+    #[serde(default, borrow)]
+    method: Option<Text<'a>>,
+    /// Lattice v1 (whose fields are snake case): the path and the query.
+    #[serde(default, borrow, rename = "raw_path")]
+    raw_path_v1: Option<Text<'a>>,
     #[serde(default, borrow)]
     raw_path: Option<Text<'a>>,
     #[serde(default, borrow)]
     raw_query_string: Option<Text<'a>>,
     #[serde(default, borrow)]
     cookies: Option<Vec<Text<'a>>>,
+    /// One string per name, but a list in Lattice v2.
     #[serde(default, borrow)]
-    headers: Pairs<'a, Text<'a>>,
+    headers: Pairs<'a, Values<'a>>,
     /// `None` when absent or null: an ALB target group without multi-value headers.
     #[serde(default, borrow)]
     multi_value_headers: Option<Pairs<'a, Vec<Text<'a>>>>,
+    /// One string per key, but a list in Lattice v2.
     #[serde(default, borrow)]
-    query_string_parameters: Pairs<'a, Text<'a>>,
+    query_string_parameters: Pairs<'a, Values<'a>>,
     #[serde(default, borrow)]
     multi_value_query_string_parameters: Pairs<'a, Vec<Text<'a>>>,
+    /// Lattice v1: the last value of each key.
+    #[serde(default, borrow, rename = "query_string_parameters")]
+    query_string_parameters_v1: Pairs<'a, Text<'a>>,
     #[serde(default, borrow)]
     request_context: Option<&'a RawValue>,
     /// Kept as the JSON text it is in the event and decoded by [`json_string`]: a large body is
@@ -197,6 +260,8 @@ struct HttpEvent<'a> {
     body: Option<&'a RawValue>,
     #[serde(default)]
     is_base64_encoded: Option<bool>,
+    #[serde(default, rename = "is_base64_encoded")]
+    is_base64_encoded_v1: Option<bool>,
 }
 
 /// A string borrowed from the event when it needs no unescaping (serde only borrows a `Cow`
@@ -212,13 +277,85 @@ impl std::ops::Deref for Text<'_> {
     }
 }
 
+/// A header's or a query parameter's value: one string, or a list of them (Lattice v2).
+enum Values<'a> {
+    One(Text<'a>),
+    Many(Vec<Text<'a>>),
+}
+
+impl<'a> Values<'a> {
+    fn as_slice(&self) -> &[Text<'a>] {
+        match self {
+            Values::One(one) => std::slice::from_ref(one),
+            Values::Many(many) => many,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Values<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValuesVisitor<'a>(std::marker::PhantomData<Text<'a>>);
+
+        impl<'de: 'a, 'a> Visitor<'de> for ValuesVisitor<'a> {
+            type Value = Values<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(Values::One(Text(Cow::Borrowed(text))))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Values::One(Text(Cow::Owned(text.to_owned()))))
+            }
+
+            fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+                Ok(Values::One(Text(Cow::Owned(text))))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut many = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                while let Some(text) = seq.next_element::<Text<'a>>()? {
+                    many.push(text);
+                }
+                Ok(Values::Many(many))
+            }
+        }
+
+        deserializer.deserialize_any(ValuesVisitor(std::marker::PhantomData))
+    }
+}
+
 /// The members of `requestContext` that tell the sources apart.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ContextProbe<'a> {
     #[serde(default)]
     elb: Option<IgnoredAny>,
     #[serde(default, borrow)]
     http: Option<&'a RawValue>,
+    /// Tells an HTTP API from a Function URL ([`http_api_domain`]); kept raw, so that a value of
+    /// any type is still a request context.
+    #[serde(default, borrow)]
+    domain_name: Option<&'a RawValue>,
+    #[serde(default)]
+    service_network_arn: Option<IgnoredAny>,
+    #[serde(default)]
+    service_arn: Option<IgnoredAny>,
+    #[serde(default)]
+    target_group_arn: Option<IgnoredAny>,
+}
+
+impl ContextProbe<'_> {
+    /// Lattice v2: the service network, service or target group the request came through (ALB's
+    /// target group is under `elb`, API Gateway has none of these).
+    fn names_a_lattice_target(&self) -> bool {
+        self.service_network_arn.is_some()
+            || self.service_arn.is_some()
+            || self.target_group_arn.is_some()
+    }
 }
 
 #[derive(Deserialize)]
@@ -231,21 +368,25 @@ impl<'a> HttpEvent<'a> {
     /// The same decision as [`classify`], from the parsed fields; with `requestContext.http`,
     /// where an HTTP API event has its method.
     fn source(&self) -> (EventSource, Option<&'a RawValue>) {
-        let Some(context) = self
-            .request_context
-            .and_then(|raw| serde_json::from_str::<ContextProbe<'a>>(raw.get()).ok())
-        else {
-            return (EventSource::PassThrough, None);
+        let context = match self.request_context {
+            Some(raw) => match serde_json::from_str::<ContextProbe<'a>>(raw.get()) {
+                Ok(context) => Some(context),
+                // Not an object: no HTTP event's (`classify` sees the same).
+                Err(_) => return (EventSource::PassThrough, None),
+            },
+            None => None,
         };
         let source = Signs {
-            context: &context,
+            context: context.as_ref(),
             version: self.version.as_deref(),
             raw_path: self.raw_path.is_some(),
             http_method: self.http_method.is_some(),
             multi_value_headers: self.multi_value_headers.is_some(),
+            method: self.method.is_some(),
+            raw_path_v1: self.raw_path_v1.is_some(),
         }
         .source();
-        (source, context.http)
+        (source, context.and_then(|context| context.http))
     }
 
     fn into_request(
@@ -255,7 +396,7 @@ impl<'a> HttpEvent<'a> {
         event: &Bytes,
     ) -> Result<Request, AdapterError> {
         let method = match source {
-            EventSource::HttpApi => {
+            EventSource::HttpApi | EventSource::FunctionUrl => {
                 let method: HttpApiMethod<'_> =
                     serde_json::from_str(http.map_or("null", RawValue::get)).map_err(|e| {
                         AdapterError::invalid_event(format!(
@@ -265,17 +406,19 @@ impl<'a> HttpEvent<'a> {
                     })?;
                 method.method.0
             }
+            EventSource::Lattice => Cow::Borrowed(self.method.as_deref().unwrap_or("")),
             _ => Cow::Borrowed(self.http_method.as_deref().unwrap_or("")),
         };
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| AdapterError::invalid_event(format!("invalid HTTP method {method:?}")))?;
 
         let (path, query) = match source {
-            EventSource::HttpApi => (
+            EventSource::HttpApi | EventSource::FunctionUrl => (
                 self.raw_path.as_deref().unwrap_or("/"),
                 sanitize_query(self.raw_query_string.as_deref().unwrap_or("")),
             ),
             EventSource::RestApi => (self.path.as_deref().unwrap_or("/"), self.encoded_query()),
+            EventSource::Lattice => self.lattice_path_and_query(),
             _ => (self.path.as_deref().unwrap_or("/"), self.raw_query()),
         };
         let uri = request_uri(path, &query)?;
@@ -289,17 +432,34 @@ impl<'a> HttpEvent<'a> {
             headers.insert(http::header::COOKIE, value);
         }
 
-        let body = decode_body(self.body, self.is_base64_encoded.unwrap_or(false))?;
+        let base64 = self.is_base64_encoded.or(self.is_base64_encoded_v1);
+        let body = decode_body(self.body, base64.unwrap_or(false))?;
         let mut request = Request::new(body);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        request
-            .extensions_mut()
-            .insert(RawRequestContext(compact_json(
-                self.request_context.map_or("{}", RawValue::get),
-            )));
+        // Lattice v1 events have no request context: the app then gets none (EVT-4, EVT-9).
+        if let Some(context) = self.request_context {
+            request
+                .extensions_mut()
+                .insert(RawRequestContext(compact_json(context.get())));
+        }
         Ok(request)
+    }
+
+    /// Lattice: `path` (v2) or `raw_path` (v1) holds the query as the client sent it, byte for
+    /// byte like v2's `rawQueryString`. Only without one there is the parameter map to go by,
+    /// taken as written, as ALB's is (the documentation does not say whether it is decoded).
+    fn lattice_path_and_query(&self) -> (&str, String) {
+        let full = self
+            .path
+            .as_deref()
+            .or(self.raw_path_v1.as_deref())
+            .unwrap_or("/");
+        match full.split_once('?') {
+            Some((path, query)) => (path, sanitize_query(query)),
+            None => (full, self.raw_query()),
+        }
     }
 
     /// v1: API Gateway hands over decoded values, so they are encoded again.
@@ -313,7 +473,7 @@ impl<'a> HttpEvent<'a> {
     }
 
     /// `key=value&…` with each key and value written by `write`; repeated keys come from the
-    /// multi-value map where the event has one.
+    /// multi-value map where the event has one (or from lists, in Lattice v2).
     fn query(&self, write: impl Fn(&mut String, &str)) -> String {
         let mut query = String::new();
         let mut push = |key: &str, value: &str| {
@@ -325,7 +485,10 @@ impl<'a> HttpEvent<'a> {
             write(&mut query, value);
         };
         if self.multi_value_query_string_parameters.0.is_empty() {
-            for (key, value) in &self.query_string_parameters.0 {
+            for (key, values) in &self.query_string_parameters.0 {
+                values.as_slice().iter().for_each(|value| push(key, value));
+            }
+            for (key, value) in &self.query_string_parameters_v1.0 {
                 push(key, value);
             }
         } else {
@@ -337,7 +500,8 @@ impl<'a> HttpEvent<'a> {
     }
 
     /// Every value of every header: the multi-value map where the event has one (it holds all
-    /// values; v1's `headers` holds only the last), then single-value headers it does not name.
+    /// values; v1's `headers` holds only the last), then the `headers` it does not name (a list
+    /// of values each in Lattice v2).
     fn header_map(&self, event: &Bytes) -> Result<HeaderMap, AdapterError> {
         let multi_value = self.multi_value_headers.as_ref().map_or(&[][..], |m| &m.0);
         // Room for the event's headers and the few the adapter adds (contexts, cookie, host).
@@ -348,11 +512,21 @@ impl<'a> HttpEvent<'a> {
                 headers.append(name.clone(), header_value(&name, value, event)?);
             }
         }
-        for (name, value) in &self.headers.0 {
+        for (name, values) in &self.headers.0 {
             let name = header_name(name)?;
-            if !headers.contains_key(&name) {
-                let value = header_value(&name, value, event)?;
-                headers.insert(name, value);
+            if headers.contains_key(&name) {
+                continue;
+            }
+            match values {
+                Values::One(value) => {
+                    let value = header_value(&name, value, event)?;
+                    headers.insert(name, value);
+                }
+                Values::Many(values) => {
+                    for value in values {
+                        headers.append(name.clone(), header_value(&name, value, event)?);
+                    }
+                }
             }
         }
         Ok(headers)
@@ -655,16 +829,34 @@ mod tests {
 
     #[test]
     fn classifies_every_source() {
-        // covers EVT-7 (the order of PROTOCOL.md)
+        // covers EVT-7 (the order of PROTOCOL.md), EVT-9, STR-5
         assert_eq!(source_of(&rest(json!({}))), EventSource::RestApi);
-        let v2 = json!({"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}});
+        let api = |domain: &str| json!({"domainName": domain, "http": {"method": "GET"}});
+        let v2 = json!({"version": "2.0", "rawPath": "/", "requestContext": api("r3pmxmplak.execute-api.us-east-1.amazonaws.com")});
         assert_eq!(source_of(&v2), EventSource::HttpApi);
         let v2_without_raw_path =
-            json!({"version": "2.0", "requestContext": {"http": {"method": "GET"}}});
+            json!({"version": "2.0", "requestContext": api("api.example.com")});
         assert_eq!(source_of(&v2_without_raw_path), EventSource::HttpApi);
         let raw_path_without_version =
-            json!({"rawPath": "/", "requestContext": {"http": {"method": "GET"}}});
+            json!({"rawPath": "/", "requestContext": api("api.example.com")});
         assert_eq!(source_of(&raw_path_without_version), EventSource::HttpApi);
+        let url = json!({"version": "2.0", "rawPath": "/", "requestContext": api("a1b2c3d4e5.lambda-url.us-east-1.on.aws")});
+        assert_eq!(source_of(&url), EventSource::FunctionUrl);
+        let unnamed = json!({"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}});
+        assert_eq!(source_of(&unnamed), EventSource::FunctionUrl);
+        let odd_name = json!({"version": "2.0", "rawPath": "/", "requestContext": {"domainName": 5, "http": {"method": "GET"}}});
+        assert_eq!(source_of(&odd_name), EventSource::FunctionUrl);
+        let lattice_v2 = json!({"version": "2.0", "path": "/", "method": "GET",
+            "requestContext": {"serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-1"}});
+        assert_eq!(source_of(&lattice_v2), EventSource::Lattice);
+        for arn in ["serviceNetworkArn", "targetGroupArn"] {
+            let lattice_v2 = json!({"version": "2.0", "path": "/", "method": "GET", "requestContext": {arn: "arn"}});
+            assert_eq!(source_of(&lattice_v2), EventSource::Lattice, "{arn}");
+        }
+        let lattice_v1 = json!({"raw_path": "/", "method": "GET", "headers": {}});
+        assert_eq!(source_of(&lattice_v1), EventSource::Lattice);
+        let lattice_v1 = json!({"raw_path": "/", "method": "GET", "requestContext": null});
+        assert_eq!(source_of(&lattice_v1), EventSource::Lattice);
         let alb = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {"targetGroupArn": "x"}}, "headers": {}});
         assert_eq!(source_of(&alb), EventSource::Alb { multi_value: false });
         let alb = json!({"httpMethod": "GET", "path": "/", "requestContext": {"elb": {}}, "multiValueHeaders": {}});
@@ -682,8 +874,164 @@ mod tests {
             json!(null),
             json!({"requestContext": "not an object"}),
             json!({"requestContext": null, "httpMethod": "GET"}),
+            json!({"raw_path": "/", "method": "GET", "requestContext": "not an object"}),
+            json!({"raw_path": "/"}),
+            json!({"method": "GET", "path": "/"}),
+            json!({"version": "2.0", "method": "GET", "path": "/", "requestContext": {"accountId": "1"}}),
         ] {
             assert_eq!(source_of(&other), EventSource::PassThrough, "{other}");
+        }
+    }
+
+    #[test]
+    fn only_an_http_api_domain_name_marks_an_http_api() {
+        // covers STR-5
+        let raw = |json: &str| RawValue::from_string(json.to_string()).unwrap();
+        for http_api in [
+            r#""r3pmxmplak.execute-api.us-east-1.amazonaws.com""#,
+            r#""api.example.com""#,
+            r#""example""#,
+        ] {
+            assert!(http_api_domain(Some(&raw(http_api))), "{http_api}");
+        }
+        for not_http_api in [
+            r#""a1b2c3d4e5.lambda-url.us-east-1.on.aws""#,
+            r#""localhost""#,
+            r#""LocalHost""#,
+            r#""127.0.0.1""#,
+            r#""::1""#,
+            r#""[::1]""#,
+            r#""""#,
+            "null",
+            "5",
+            r#"{"a": 1}"#,
+        ] {
+            assert!(!http_api_domain(Some(&raw(not_http_api))), "{not_http_api}");
+        }
+        assert!(!http_api_domain(None));
+    }
+
+    /// The Lattice v2 sample event of the VPC Lattice User Guide ("Receive events from the VPC
+    /// Lattice service"), with values filled in.
+    fn lattice_v2() -> serde_json::Value {
+        json!({
+            "version": "2.0",
+            "path": "/items/caf%C3%A9?query1=value1&query2=a%20b&query1=value3",
+            "method": "POST",
+            "headers": {
+                "host": ["svc-0a40eebed65f8d69c.7d67968.vpc-lattice-svcs.us-east-1.on.aws"],
+                "accept": ["text/html", "application/json"],
+                "x-forwarded-for": ["10.0.1.7"],
+                "content-type": ["application/octet-stream"]
+            },
+            "queryStringParameters": {"query1": ["value1", "value3"], "query2": ["a b"]},
+            "body": "AAEC/w==",
+            "isBase64Encoded": true,
+            "requestContext": {
+                "serviceNetworkArn": "arn:aws:vpc-lattice:us-east-1:123456789012:servicenetwork/sn-0bf3f2882e9cc805a",
+                "serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-0a40eebed65f8d69c",
+                "targetGroupArn": "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/tg-6d0ecf831eec9f09",
+                "identity": {
+                    "sourceVpcArn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0b8276c84697e7339",
+                    "type": "AWS_IAM",
+                    "principal": "arn:aws:iam::123456789012:assumed-role/my-role/my-session",
+                    "principalOrgID": "o-50dc6c495c0c9188",
+                    "sessionName": "i-0c7de02a688bde9f7"
+                },
+                "region": "us-east-1",
+                "timeEpoch": "1690497599177430"
+            }
+        })
+    }
+
+    #[test]
+    fn evt9_lattice_v2_keeps_every_value_and_its_context() {
+        // covers EVT-9, EVT-1, EVT-2, EVT-3, EVT-4
+        let (source, req) = parse_json(lattice_v2());
+        assert_eq!(source, EventSource::Lattice);
+        assert_eq!(req.method(), Method::POST);
+        assert_eq!(req.uri().path(), "/items/caf%C3%A9");
+        assert_eq!(
+            req.uri().query(),
+            Some("query1=value1&query2=a%20b&query1=value3"),
+            "the query as the client sent it, from `path`"
+        );
+        let accept: Vec<_> = req.headers().get_all("accept").iter().collect();
+        assert_eq!(accept, ["text/html", "application/json"]);
+        assert_eq!(req.headers()["x-forwarded-for"], "10.0.1.7");
+        assert_eq!(req.body().as_ref(), &[0u8, 1, 2, 255]);
+        let context = &req.extensions().get::<RawRequestContext>().unwrap().0;
+        let context: serde_json::Value = serde_json::from_str(context).unwrap();
+        assert_eq!(context, lattice_v2()["requestContext"]);
+    }
+
+    #[test]
+    fn evt9_lattice_v1_keeps_every_value_and_has_no_context() {
+        // covers EVT-9, EVT-1, EVT-2, EVT-3, EVT-4
+        // The Lattice v1 sample event of the VPC Lattice User Guide, with values filled in.
+        let event = json!({
+            "raw_path": "/path/to/resource?query1=value1&query1=value2&e",
+            "method": "PUT",
+            "headers": {"host": "svc.vpc-lattice-svcs.us-east-1.on.aws", "accept": "text/html, application/json"},
+            "query_string_parameters": {"query1": "value2", "e": ""},
+            "body": "{\"a\": 1}",
+            "is_base64_encoded": false
+        });
+        let (source, req) = parse_json(event);
+        assert_eq!(source, EventSource::Lattice);
+        assert_eq!(req.method(), Method::PUT);
+        assert_eq!(req.uri().path(), "/path/to/resource");
+        assert_eq!(req.uri().query(), Some("query1=value1&query1=value2&e"));
+        assert_eq!(req.headers()["accept"], "text/html, application/json");
+        assert!(matches!(req.body(), Body::Text(t) if t == "{\"a\": 1}"));
+        assert!(req.extensions().get::<RawRequestContext>().is_none());
+        let (_, req) = parse_json(json!({"raw_path": "/b", "method": "POST",
+            "body": "AAEC", "is_base64_encoded": true}));
+        assert_eq!(req.body().as_ref(), &[0u8, 1, 2]);
+    }
+
+    #[test]
+    fn evt9_lattice_query_without_one_in_the_path_comes_from_the_parameters() {
+        // covers EVT-9, EVT-1
+        let mut event = lattice_v2();
+        event["path"] = json!("/items");
+        let (_, req) = parse_json(event);
+        assert_eq!(req.uri().path(), "/items");
+        assert_eq!(
+            req.uri().query(),
+            Some("query1=value1&query1=value3&query2=a%20b")
+        );
+        let (_, req) = parse_json(json!({"raw_path": "/v1", "method": "GET",
+            "query_string_parameters": {"q": "x"}}));
+        assert_eq!(req.uri().to_string(), "/v1?q=x");
+        let (_, req) = parse_json(json!({"raw_path": "/v1", "method": "GET"}));
+        assert_eq!(req.uri().to_string(), "/v1");
+    }
+
+    #[test]
+    fn evt9_malformed_lattice_events_are_invalid_event_errors() {
+        // covers EVT-9, EVT-8
+        let with = |field: &str, value: serde_json::Value| {
+            let mut event = lattice_v2();
+            event[field] = value;
+            event
+        };
+        for bad in [
+            with("method", json!("GE T")),
+            with("method", json!(null)),
+            with("method", json!(5)),
+            with("headers", json!({"accept": [1, 2]})),
+            with("headers", json!({"x-bad": ["a\nb"]})),
+            with("headers", json!(["not", "a map"])),
+            with("queryStringParameters", json!({"q": {"not": "a list"}})),
+            with("body", json!("not base64!")),
+            with("path", json!(5)),
+            json!({"raw_path": "/", "method": "GET", "headers": {"a": {"b": 1}}}),
+            json!({"raw_path": "/", "method": "GET", "body": "!", "is_base64_encoded": true}),
+            json!({"raw_path": 5, "method": "GET"}),
+        ] {
+            let err = parse(bad.to_string()).expect_err(&bad.to_string());
+            assert_eq!(err.kind(), crate::error::ErrorKind::InvalidEvent, "{bad}");
         }
     }
 

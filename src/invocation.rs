@@ -126,8 +126,8 @@ impl<S> EventHandler<S> {
         let deadline = app_deadline(context.deadline, SystemTime::now());
         let (source, mut request) = event::parse(event)?;
         request.extensions_mut().insert(context);
-        // STR-4: a pass-through event's result is JSON, never a stream.
-        let streaming = self.streaming && source != EventSource::PassThrough;
+        // STR-4, STR-5: only the sources that invoke with streaming get a stream.
+        let streaming = self.streaming && response::streams(source);
         if source != EventSource::PassThrough && self.hooks.guards(request.uri().path()) {
             let error = AdapterError::new(
                 ErrorKind::HookForbidden,
@@ -179,7 +179,7 @@ impl<S> EventHandler<S> {
 
         match exchanged {
             Ok((parts, Reply::Streamed(body))) => Ok(Outcome::Streamed {
-                prelude: response::stream_prelude(parts.status, &parts.headers),
+                prelude: response::stream_prelude(source, parts.status, &parts.headers),
                 body: match deadline {
                     Some((at, bound)) => DeadlineBody::new(body, at, bound).boxed_unsync(),
                     None => body,
@@ -246,7 +246,7 @@ fn substitute(
     let body = Bytes::from_static(text.as_bytes());
     if streaming {
         return Ok(Outcome::Streamed {
-            prelude: response::stream_prelude(status, &headers),
+            prelude: response::stream_prelude(source, status, &headers),
             body: Full::new(body)
                 .map_err(|never| match never {})
                 .boxed_unsync(),

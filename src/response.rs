@@ -1,13 +1,15 @@
 //! The app's response → what Lambda returns to the event's source (SPEC RSP-1 … RSP-3, RSP-6,
-//! STR-1).
+//! EVT-9, STR-1, STR-4, STR-5).
 //!
 //! [`to_lambda`] writes the JSON document a buffered response becomes; the source decides which
 //! members carry the headers: API Gateway REST gets `multiValueHeaders`, HTTP API / Function URL
 //! `headers` plus `cookies`, ALB a `statusDescription` and the header mode of its target group,
-//! and a pass-through event the app's JSON body as its result. [`stream_prelude`] writes the
-//! prelude of a streamed response. Small serializers (`Headers`, `Texts`, `Cookies`, `BodyField`)
-//! write the app's header map and body straight into the JSON: repeated headers are never dropped,
-//! and bodies that are not text travel as base64.
+//! VPC Lattice a `statusDescription` and `headers` of one string each (see [`Repeated`] for how
+//! its repeated headers and cookies are kept), and a pass-through event the app's JSON body as its
+//! result. [`streams`] says which sources take a streamed response, and [`stream_prelude`] writes
+//! its prelude in the source's shape. Small serializers (`Headers`, `Texts`, `Cookies`,
+//! `BodyField`) write the app's header map and body straight into the JSON: repeated headers are
+//! never dropped, and bodies that are not text travel as base64.
 
 use std::borrow::Cow;
 
@@ -84,8 +86,8 @@ pub(crate) fn to_lambda(
         EventSource::RestApi => {
             response.multi_value_headers = Some(Headers::new(headers, Repeated::List));
         }
-        EventSource::HttpApi => {
-            response.headers = Some(Headers::new(headers, Repeated::Joined).cookies_apart());
+        EventSource::HttpApi | EventSource::FunctionUrl => {
+            response.headers = Some(Headers::new(headers, Repeated::Joined).only(Only::NotCookies));
             response.cookies = Some(Cookies(headers));
         }
         EventSource::Alb { multi_value } => {
@@ -101,6 +103,16 @@ pub(crate) fn to_lambda(
                 }
                 response.headers = Some(Headers::new(headers, Repeated::Joined));
             }
+        }
+        EventSource::Lattice => {
+            response.status_description = Some(status_description(status));
+            let cookies = headers.get_all(SET_COOKIE).iter().count();
+            if cookies > COOKIE_SPELLINGS {
+                tracing::warn!(
+                    "the app set {cookies} cookies; a VPC Lattice response can carry {COOKIE_SPELLINGS}: the rest are dropped"
+                );
+            }
+            response.headers = Some(Headers::new(headers, Repeated::JoinedCookiesSpelledApart));
         }
         EventSource::PassThrough => {}
     }
@@ -119,7 +131,7 @@ pub(crate) fn to_lambda(
     }
 }
 
-/// `200 OK`, as ALB wants it.
+/// `200 OK`, as ALB and VPC Lattice want it.
 fn status_description(status: StatusCode) -> String {
     match status.canonical_reason() {
         Some(reason) => format!("{} {reason}", status.as_u16()),
@@ -146,18 +158,37 @@ enum Repeated {
     /// v2 and ALB without multi-value headers (RSP-2): one string, the values joined with `, `
     /// (for ALB's `set-cookie`, where joining would be wrong, the first value).
     Joined,
+    /// VPC Lattice (EVT-9): one string per name like [`Repeated::Joined`], but every `set-cookie`
+    /// value kept, each under its own spelling of the name: `set-cookie`, `Set-cookie`,
+    /// `sEt-cookie`, … ([`cookie_spelling`]). Lattice documents `headers` as one string per name
+    /// and nothing else, names are case-insensitive, and cookies cannot be joined; a list would
+    /// be outside the documented shape, which could cost the whole response.
+    JoinedCookiesSpelledApart,
     /// REST and ALB with multi-value headers: a list of every value.
     List,
-    /// The streaming prelude: a string for one value, a list for more.
+    /// The Function URL streaming prelude: a string for one value, a list for more.
     StringOrList,
 }
 
-/// The app's headers as a JSON object: all but `transfer-encoding` (RSP-6), which Lambda's
-/// front doors set themselves, and `set-cookie` when the cookies go in a field of their own.
+/// Which of the app's headers an object holds; never `transfer-encoding` (RSP-6), which Lambda's
+/// front doors set themselves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Only {
+    All,
+    /// All but `set-cookie`, which goes to [`Cookies`].
+    NotCookies,
+    /// Headers with one value, `set-cookie` aside: the REST prelude's `headers`.
+    SingleValued,
+    /// Headers with more than one value, and `set-cookie`: the REST prelude's
+    /// `multiValueHeaders`.
+    RepeatedAndCookies,
+}
+
+/// The app's headers, or some of them ([`Only`]), as a JSON object.
 struct Headers<'a> {
     map: &'a HeaderMap,
     repeated: Repeated,
-    cookies_apart: bool,
+    only: Only,
 }
 
 impl<'a> Headers<'a> {
@@ -165,16 +196,12 @@ impl<'a> Headers<'a> {
         Headers {
             map,
             repeated,
-            cookies_apart: false,
+            only: Only::All,
         }
     }
 
-    /// Leaves `set-cookie` to [`Cookies`].
-    fn cookies_apart(self) -> Self {
-        Headers {
-            cookies_apart: true,
-            ..self
-        }
+    fn only(self, only: Only) -> Self {
+        Headers { only, ..self }
     }
 }
 
@@ -182,7 +209,7 @@ impl Serialize for Headers<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut object = serializer.serialize_map(None)?;
         for name in self.map.keys() {
-            if *name == TRANSFER_ENCODING || (self.cookies_apart && *name == SET_COOKIE) {
+            if *name == TRANSFER_ENCODING {
                 continue;
             }
             let values = self.map.get_all(name);
@@ -190,12 +217,27 @@ impl Serialize for Headers<'_> {
             let (Some(first), more) = (each.next(), each.next().is_some()) else {
                 continue;
             };
+            let cookie = *name == SET_COOKIE;
+            let wanted = match self.only {
+                Only::All => true,
+                Only::NotCookies => !cookie,
+                Only::SingleValued => !cookie && !more,
+                Only::RepeatedAndCookies => cookie || more,
+            };
+            if !wanted {
+                continue;
+            }
             match self.repeated {
                 Repeated::List => object.serialize_entry(name.as_str(), &Texts(&values))?,
                 Repeated::StringOrList if more => {
                     object.serialize_entry(name.as_str(), &Texts(&values))?;
                 }
-                Repeated::Joined if more && *name != SET_COOKIE => {
+                Repeated::JoinedCookiesSpelledApart if cookie => {
+                    for (index, value) in values.iter().take(COOKIE_SPELLINGS).enumerate() {
+                        object.serialize_entry(&cookie_spelling(index), &text(value))?;
+                    }
+                }
+                Repeated::Joined | Repeated::JoinedCookiesSpelledApart if more && !cookie => {
                     let joined = values.iter().map(text).collect::<Vec<_>>().join(", ");
                     object.serialize_entry(name.as_str(), &joined)?;
                 }
@@ -204,6 +246,30 @@ impl Serialize for Headers<'_> {
         }
         object.end()
     }
+}
+
+/// How many spellings `set-cookie` has: two cases for each of its nine letters.
+const COOKIE_SPELLINGS: usize = 1 << 9;
+
+/// The `index`-th spelling of `set-cookie` (below [`COOKIE_SPELLINGS`]): the letters whose bit
+/// is set in `index` in upper case, so the first is `set-cookie` and no two are the same.
+fn cookie_spelling(index: usize) -> String {
+    let mut letter = 0;
+    "set-cookie"
+        .chars()
+        .map(|c| {
+            if c == '-' {
+                return c;
+            }
+            let upper = (index >> letter) & 1 == 1;
+            letter += 1;
+            if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The values of a header as a JSON list.
@@ -276,20 +342,54 @@ pub(crate) fn is_text_content_type(content_type: &str) -> bool {
         || ["+json", "+xml", "+yaml"].into_iter().any(ends)
 }
 
-/// The JSON prelude of a streamed response (STR-1): status, headers (a string, or an array for a
-/// repeated header) and every `set-cookie` value in `cookies`.
-pub(crate) fn stream_prelude(status: StatusCode, headers: &HeaderMap) -> Bytes {
+/// STR-4, STR-5: whether `source` takes a streamed response in `response_stream` mode. Only
+/// Function URLs and REST APIs (integration `responseTransferMode: STREAM`) invoke the function
+/// with `InvokeWithResponseStream`; HTTP APIs, ALB and VPC Lattice use a plain Invoke, to which a
+/// prelude and its NUL bytes are part of a malformed payload, and a pass-through event's result
+/// is JSON.
+pub(crate) fn streams(source: EventSource) -> bool {
+    matches!(source, EventSource::FunctionUrl | EventSource::RestApi)
+}
+
+/// The JSON prelude of a streamed response (STR-1) in `source`'s shape ([`streams`]).
+///
+/// A Function URL's: `statusCode`, `headers` (a string, or an array for a repeated header) and
+/// every `set-cookie` value in `cookies`. A REST API's (STR-5, the API Gateway guide "Set up a
+/// Lambda proxy integration with payload response streaming"): `statusCode`, `headers` with the
+/// single-valued headers only, as that guide requires, and `multiValueHeaders` with the repeated
+/// ones and every `set-cookie` value (the guide also allows `cookies`; the REST API's own member
+/// is used, as in the guide's example).
+pub(crate) fn stream_prelude(
+    source: EventSource,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Bytes {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Prelude<'a> {
         status_code: u16,
         headers: Headers<'a>,
-        cookies: Cookies<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        multi_value_headers: Option<Headers<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cookies: Option<Cookies<'a>>,
     }
-    let prelude = Prelude {
-        status_code: status.as_u16(),
-        headers: Headers::new(headers, Repeated::StringOrList).cookies_apart(),
-        cookies: Cookies(headers),
+    let prelude = if source == EventSource::RestApi {
+        Prelude {
+            status_code: status.as_u16(),
+            headers: Headers::new(headers, Repeated::Joined).only(Only::SingleValued),
+            multi_value_headers: Some(
+                Headers::new(headers, Repeated::List).only(Only::RepeatedAndCookies),
+            ),
+            cookies: None,
+        }
+    } else {
+        Prelude {
+            status_code: status.as_u16(),
+            headers: Headers::new(headers, Repeated::StringOrList).only(Only::NotCookies),
+            multi_value_headers: None,
+            cookies: Some(Cookies(headers)),
+        }
     };
     match serde_json::to_vec(&prelude) {
         Ok(json) => Bytes::from(json),
@@ -504,10 +604,135 @@ mod tests {
             ("set-cookie", "a=1"),
             ("transfer-encoding", "chunked"),
         ]);
-        let p: Value = serde_json::from_slice(&stream_prelude(StatusCode::OK, &h)).unwrap();
+        let p: Value = serde_json::from_slice(&stream_prelude(
+            EventSource::FunctionUrl,
+            StatusCode::OK,
+            &h,
+        ))
+        .unwrap();
         assert_eq!(
             p,
             json!({"statusCode": 200, "headers": {"content-type": "text/event-stream", "x-a": ["1", "2"]}, "cookies": ["a=1"]})
         );
+    }
+
+    #[test]
+    fn str5_rest_prelude_has_single_values_in_headers_and_the_rest_in_multi_value_headers() {
+        // covers STR-5, RSP-6
+        let h = headers(&[
+            ("content-type", "text/event-stream"),
+            ("x-a", "1"),
+            ("x-a", "2"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"),
+            ("transfer-encoding", "chunked"),
+        ]);
+        let p: Value =
+            serde_json::from_slice(&stream_prelude(EventSource::RestApi, StatusCode::OK, &h))
+                .unwrap();
+        assert_eq!(
+            p,
+            json!({
+                "statusCode": 200,
+                "headers": {"content-type": "text/event-stream"},
+                "multiValueHeaders": {
+                    "x-a": ["1", "2"],
+                    "set-cookie": ["a=1", "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"]
+                }
+            })
+        );
+        let one_cookie = headers(&[("set-cookie", "a=1")]);
+        let p: Value = serde_json::from_slice(&stream_prelude(
+            EventSource::RestApi,
+            StatusCode::NO_CONTENT,
+            &one_cookie,
+        ))
+        .unwrap();
+        assert_eq!(
+            p,
+            json!({"statusCode": 204, "headers": {}, "multiValueHeaders": {"set-cookie": ["a=1"]}})
+        );
+    }
+
+    #[test]
+    fn str5_only_function_urls_and_rest_apis_stream() {
+        // covers STR-4, STR-5
+        assert!(streams(EventSource::FunctionUrl));
+        assert!(streams(EventSource::RestApi));
+        for buffered in [
+            EventSource::HttpApi,
+            EventSource::Alb { multi_value: false },
+            EventSource::Alb { multi_value: true },
+            EventSource::Lattice,
+            EventSource::PassThrough,
+        ] {
+            assert!(!streams(buffered), "{buffered:?}");
+        }
+    }
+
+    #[test]
+    fn evt9_lattice_joins_repeated_headers_and_spells_each_cookie_apart() {
+        // covers EVT-9, RSP-1, RSP-3, RSP-6
+        let h = headers(&[
+            ("content-type", "image/png"),
+            ("x-a", "1"),
+            ("x-a", "2"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"),
+            ("set-cookie", "c=3"),
+            ("transfer-encoding", "chunked"),
+        ]);
+        let payload = to_lambda(
+            EventSource::Lattice,
+            StatusCode::CREATED,
+            &h,
+            Bytes::from_static(&[0x89, b'P', b'N', b'G', 0, 0xff]),
+        );
+        assert_eq!(
+            json_of(payload),
+            json!({
+                "statusCode": 201,
+                "statusDescription": "201 Created",
+                "headers": {
+                    "content-type": "image/png",
+                    "x-a": "1, 2",
+                    "set-cookie": "a=1",
+                    "Set-cookie": "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT",
+                    "sEt-cookie": "c=3"
+                },
+                "body": "iVBORwD/",
+                "isBase64Encoded": true
+            })
+        );
+    }
+
+    #[test]
+    fn evt9_every_cookie_spelling_is_set_cookie_and_none_repeats() {
+        // covers EVT-9
+        let spellings: std::collections::HashSet<String> =
+            (0..COOKIE_SPELLINGS).map(cookie_spelling).collect();
+        assert_eq!(spellings.len(), COOKIE_SPELLINGS);
+        assert!(spellings
+            .iter()
+            .all(|s| s.eq_ignore_ascii_case("set-cookie")));
+        assert_eq!(cookie_spelling(0), "set-cookie");
+        assert_eq!(cookie_spelling(COOKIE_SPELLINGS - 1), "SET-COOKIE");
+        // 600 cookies: the first 512 are all kept, each under a name of its own.
+        let mut h = HeaderMap::new();
+        for index in 0..600 {
+            h.append(
+                SET_COOKIE,
+                HeaderValue::from_str(&format!("c{index}=1")).unwrap(),
+            );
+        }
+        let r = json_of(to_lambda(
+            EventSource::Lattice,
+            StatusCode::OK,
+            &h,
+            Bytes::new(),
+        ));
+        let sent = r["headers"].as_object().unwrap();
+        assert_eq!(sent.len(), COOKIE_SPELLINGS);
+        assert_eq!(sent[&cookie_spelling(511)], "c511=1");
     }
 }

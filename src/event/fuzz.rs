@@ -1,4 +1,4 @@
-//! Property tests of event → request translation (SPEC EVT-8, ERR-3): whatever JSON arrives,
+//! Property tests of event → request translation (SPEC EVT-8, EVT-9, ERR-3): whatever JSON arrives,
 //! translating it never panics, and what it accepts becomes a valid request to the app.
 //!
 //! `translation_never_panics` runs a few thousand cases with the unit tests; `fuzz_for_a_while`
@@ -75,8 +75,18 @@ fn events() -> impl Strategy<Value = Value> {
         nasty_string().prop_map(Value::from),
         "[A-Za-z0-9+/=]{0,24}".prop_map(Value::from),
     ];
+    let domain = prop_oneof![
+        Just(Value::Null),
+        Just(Value::from("a1b2c3d4e5.lambda-url.us-east-1.on.aws")),
+        Just(Value::from(
+            "r3pmxmplak.execute-api.us-east-1.amazonaws.com"
+        )),
+        Just(Value::from("localhost")),
+        nasty_string().prop_map(Value::from),
+        any_json(),
+    ];
     let http = (
-        0..3usize,
+        (0..5usize, domain),
         method,
         nasty_string(),
         nasty_string(),
@@ -91,7 +101,7 @@ fn events() -> impl Strategy<Value = Value> {
     )
         .prop_map(
             |(
-                kind,
+                (kind, domain),
                 method,
                 path,
                 query,
@@ -127,8 +137,28 @@ fn events() -> impl Strategy<Value = Value> {
                         event.insert("cookies".into(), cookies.into());
                         event.insert(
                             "requestContext".into(),
-                            json!({"http": {"method": method}, "extra": extra}),
+                            json!({"http": {"method": method}, "domainName": domain, "extra": extra}),
                         );
+                    }
+                    // VPC Lattice v2: list-valued headers and parameters, the query in `path`.
+                    3 => {
+                        event.insert("version".into(), "2.0".into());
+                        event.insert("method".into(), method.into());
+                        event.insert("path".into(), format!("{path}?{query}").into());
+                        event.insert("headers".into(), mv_headers);
+                        event.insert("queryStringParameters".into(), mv_params);
+                        event.insert(
+                            "requestContext".into(),
+                            json!({"serviceArn": "arn:aws:vpc-lattice:us-east-1:1:service/svc-1", "identity": extra}),
+                        );
+                    }
+                    // VPC Lattice v1: snake-case fields and no request context.
+                    4 => {
+                        event.remove("isBase64Encoded");
+                        event.insert("is_base64_encoded".into(), base64.into());
+                        event.insert("method".into(), method.into());
+                        event.insert("raw_path".into(), path.into());
+                        event.insert("query_string_parameters".into(), params);
                     }
                     _ => {
                         event.insert("httpMethod".into(), method.into());
