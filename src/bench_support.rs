@@ -75,5 +75,5 @@ pub fn response_to_lambda_json(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Bytes {
-    response::to_lambda(source.into(), status, headers, body)
+    response::to_lambda(source.into(), status, headers, body).to_bytes()
 }

@@ -62,14 +62,16 @@ pub(crate) fn parse(event: impl Into<Bytes>) -> Result<(EventSource, Request), A
     let event = std::str::from_utf8(&shared)
         .map_err(|_| AdapterError::invalid_event("the event is not UTF-8 JSON"))?;
     if !is_object(event) {
-        return checked_pass_through(event);
+        return checked_pass_through(event, &shared);
     }
     match serde_json::from_str::<HttpEvent<'_>>(event) {
         Ok(http) => match http.source() {
-            (EventSource::PassThrough, _) => Ok(pass_through(event)),
+            (EventSource::PassThrough, _) => Ok(pass_through(&shared)),
             (source, method) => Ok(tag(source, http.into_request(source, method, &shared)?)),
         },
-        Err(_) if classify(event) == EventSource::PassThrough => checked_pass_through(event),
+        Err(_) if classify(event) == EventSource::PassThrough => {
+            checked_pass_through(event, &shared)
+        }
         Err(err) => Err(AdapterError::invalid_event(format!(
             "malformed HTTP event: {}",
             json_problem(&err)
@@ -78,11 +80,20 @@ pub(crate) fn parse(event: impl Into<Bytes>) -> Result<(EventSource, Request), A
 }
 
 /// A pass-through event that has not been read as JSON yet: it must be JSON.
-fn checked_pass_through(event: &str) -> Result<(EventSource, Request), AdapterError> {
+fn checked_pass_through(
+    event: &str,
+    shared: &Bytes,
+) -> Result<(EventSource, Request), AdapterError> {
     serde_json::from_str::<IgnoredAny>(event)
         .map_err(|e| AdapterError::invalid_event(format!("the event is not JSON: {e}")))?;
-    Ok(pass_through(event))
+    Ok(pass_through(shared))
 }
+
+/// The body of a request made from an event (EVT-3), sharing the event's memory wherever it needed
+/// no decoding: a 5 MB body is then never held twice. It travels beside the request because
+/// `lambda_http::Body` owns its bytes; the request's own body is `Body::Empty`.
+#[derive(Clone, Debug)]
+pub(crate) struct EventBody(pub(crate) Bytes);
 
 fn is_object(event: &str) -> bool {
     event.trim_start().starts_with('{')
@@ -204,8 +215,9 @@ fn http_api_domain(domain_name: Option<&RawValue>) -> bool {
         || host.parse::<std::net::IpAddr>().is_ok())
 }
 
-fn pass_through(event: &str) -> (EventSource, Request) {
-    let mut request = Request::new(Body::Text(event.to_string()));
+fn pass_through(event: &Bytes) -> (EventSource, Request) {
+    let mut request = Request::new(Body::Empty);
+    request.extensions_mut().insert(EventBody(event.clone()));
     *request.method_mut() = Method::POST;
     request.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -433,8 +445,9 @@ impl<'a> HttpEvent<'a> {
         }
 
         let base64 = self.is_base64_encoded.or(self.is_base64_encoded_v1);
-        let body = decode_body(self.body, base64.unwrap_or(false))?;
-        let mut request = Request::new(body);
+        let body = decode_body(self.body, base64.unwrap_or(false), event)?;
+        let mut request = Request::new(Body::Empty);
+        request.extensions_mut().insert(EventBody(body));
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
@@ -584,20 +597,27 @@ fn header_value(
     })
 }
 
-fn decode_body(body: Option<&RawValue>, base64: bool) -> Result<Body, AdapterError> {
+/// The event's `body`, decoded; text without escapes is a part of `event`, not a copy.
+fn decode_body(
+    body: Option<&RawValue>,
+    base64: bool,
+    event: &Bytes,
+) -> Result<Bytes, AdapterError> {
     let Some(body) = body else {
-        return Ok(Body::Empty);
+        return Ok(Bytes::new());
     };
     let body = json_string(body.get()).ok_or_else(|| {
         AdapterError::invalid_event("malformed HTTP event: the body is not a JSON string")
     })?;
     match body {
-        body if body.is_empty() => Ok(Body::Empty),
+        body if body.is_empty() => Ok(Bytes::new()),
         body if base64 => BASE64
             .decode(body.as_bytes())
-            .map(Body::Binary)
+            .map(Bytes::from)
             .map_err(|e| AdapterError::invalid_event(format!("body is not valid base64: {e}"))),
-        body => Ok(Body::Text(body.into_owned())),
+        // Borrowed by serde_json from the event's text, so inside `event`.
+        Cow::Borrowed(text) => Ok(event.slice_ref(text.as_bytes())),
+        Cow::Owned(text) => Ok(Bytes::from(text)),
     }
 }
 
@@ -798,6 +818,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn body_of(request: &Request) -> Bytes {
+        let body = request.extensions().get::<EventBody>();
+        body.map(|body| body.0.clone()).unwrap_or_default()
+    }
+
     fn parse_json(event: serde_json::Value) -> (EventSource, Request) {
         parse(event.to_string()).expect("event parses")
     }
@@ -959,7 +984,7 @@ mod tests {
         let accept: Vec<_> = req.headers().get_all("accept").iter().collect();
         assert_eq!(accept, ["text/html", "application/json"]);
         assert_eq!(req.headers()["x-forwarded-for"], "10.0.1.7");
-        assert_eq!(req.body().as_ref(), &[0u8, 1, 2, 255]);
+        assert_eq!(body_of(&req), &[0u8, 1, 2, 255][..]);
         let context = &req.extensions().get::<RawRequestContext>().unwrap().0;
         let context: serde_json::Value = serde_json::from_str(context).unwrap();
         assert_eq!(context, lattice_v2()["requestContext"]);
@@ -983,11 +1008,11 @@ mod tests {
         assert_eq!(req.uri().path(), "/path/to/resource");
         assert_eq!(req.uri().query(), Some("query1=value1&query1=value2&e"));
         assert_eq!(req.headers()["accept"], "text/html, application/json");
-        assert!(matches!(req.body(), Body::Text(t) if t == "{\"a\": 1}"));
+        assert_eq!(body_of(&req), "{\"a\": 1}");
         assert!(req.extensions().get::<RawRequestContext>().is_none());
         let (_, req) = parse_json(json!({"raw_path": "/b", "method": "POST",
             "body": "AAEC", "is_base64_encoded": true}));
-        assert_eq!(req.body().as_ref(), &[0u8, 1, 2]);
+        assert_eq!(body_of(&req), &[0u8, 1, 2][..]);
     }
 
     #[test]
@@ -1152,14 +1177,27 @@ mod tests {
     }
 
     #[test]
+    fn a_body_without_escapes_shares_the_event_memory() {
+        // covers EVT-3 (a large body is never held twice)
+        let event = Bytes::from(rest(json!({"body": "plain text"})).to_string());
+        let (_, req) = parse(event.clone()).unwrap();
+        assert_eq!(body_of(&req), "plain text");
+        assert!(event.as_ptr_range().contains(&body_of(&req).as_ptr()));
+        let escaped = Bytes::from(rest(json!({"body": "a \"quote\""})).to_string());
+        let (_, escaped_req) = parse(escaped.clone()).unwrap();
+        assert_eq!(body_of(&escaped_req), "a \"quote\"");
+        assert!(!escaped.as_ptr_range().contains(&body_of(&escaped_req).as_ptr()));
+    }
+
+    #[test]
     fn bodies_text_binary_and_empty() {
         // covers EVT-3
         let (_, req) = parse_json(rest(json!({"body": "AAEC/w==", "isBase64Encoded": true})));
-        assert_eq!(req.body().as_ref(), &[0u8, 1, 2, 255]);
+        assert_eq!(body_of(&req), &[0u8, 1, 2, 255][..]);
         let (_, req) = parse_json(rest(json!({"body": "héllo"})));
-        assert!(matches!(req.body(), Body::Text(t) if t == "héllo"));
+        assert_eq!(body_of(&req), "héllo");
         let (_, req) = parse_json(rest(json!({"body": null})));
-        assert!(matches!(req.body(), Body::Empty));
+        assert!(body_of(&req).is_empty());
     }
 
     #[test]
@@ -1249,7 +1287,11 @@ mod tests {
         let (source, req) = parse(event).unwrap();
         assert_eq!(source, EventSource::PassThrough);
         assert_eq!(req.method(), Method::POST);
-        assert!(matches!(req.body(), Body::Text(t) if t == event));
+        assert_eq!(body_of(&req), event);
+        assert!(
+            matches!(req.body(), Body::Empty),
+            "the body travels beside the request"
+        );
         assert_eq!(req.headers()["content-type"], "application/json");
     }
 }

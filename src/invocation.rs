@@ -21,6 +21,7 @@ use tower::{Service, ServiceExt};
 
 use crate::error::{describe, AdapterError, Error, ErrorKind};
 use crate::event::{self, EventSource};
+use crate::payload::Payload;
 use crate::response;
 use crate::snapstart::HookPaths;
 
@@ -57,7 +58,7 @@ impl<B> AppBody for B where B: http_body::Body<Data = Bytes, Error: Into<Error>>
 /// What one invocation comes to.
 pub(crate) enum Outcome {
     /// A JSON payload for a buffered response.
-    Buffered(Bytes),
+    Buffered(Payload),
     /// A streamed response: its JSON prelude, then the app's body.
     Streamed {
         prelude: Bytes,

@@ -50,6 +50,7 @@ mod event;
 mod extension;
 mod invocation;
 mod logging;
+mod payload;
 mod readiness;
 mod request;
 mod response;

@@ -16,7 +16,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Context, Request};
 
 use crate::error::AdapterError;
-use crate::event::{encode_path, EventSource, RawRequestContext};
+use crate::event::{encode_path, EventBody, EventSource, RawRequestContext};
 
 const REQUEST_CONTEXT: HeaderName = HeaderName::from_static("x-amzn-request-context");
 const LAMBDA_CONTEXT: HeaderName = HeaderName::from_static("x-amzn-lambda-context");
@@ -124,7 +124,11 @@ impl ForwardRules {
             }
         }
 
-        let mut app_request = http::Request::new(Full::new(body_bytes(body)));
+        let body = match parts.extensions.remove::<EventBody>() {
+            Some(shared) => shared.0,
+            None => body_bytes(body),
+        };
+        let mut app_request = http::Request::new(Full::new(body));
         *app_request.method_mut() = parts.method;
         *app_request.uri_mut() = uri;
         *app_request.headers_mut() = headers;

@@ -24,6 +24,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::event::EventSource;
+use crate::payload::{Encoding, Payload};
 
 /// A Lambda HTTP response document; the fields a source does not use are left out. Header names
 /// and values are written from the app's `HeaderMap` as they are, without copies.
@@ -39,9 +40,15 @@ struct HttpResponse<'a> {
     multi_value_headers: Option<Headers<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cookies: Option<Cookies<'a>>,
-    body: BodyField<'a>,
-    is_base64_encoded: bool,
+    /// `None` when the body is written around the rest (a large body, see [`Payload`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<BodyField<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_base64_encoded: Option<bool>,
 }
+
+/// From this size on, a body is encoded while the payload is sent instead of into the document.
+const LARGE_BODY: usize = 64 * 1024;
 
 /// The response body as it goes into the JSON: borrowed text, or bytes base64-encoded straight
 /// into the output (no intermediate copy of a large body).
@@ -68,19 +75,21 @@ pub(crate) fn to_lambda(
     status: StatusCode,
     headers: &HeaderMap,
     body: Bytes,
-) -> Bytes {
+) -> Payload {
     if source == EventSource::PassThrough {
-        return pass_through_result(body);
+        return Payload::whole(pass_through_result(body));
     }
     let field = body_field(headers, &body);
+    let base64 = matches!(field, BodyField::Base64(_));
+    let large = body.len() >= LARGE_BODY;
     let mut response = HttpResponse {
         status_code: status.as_u16(),
         status_description: None,
         headers: None,
         multi_value_headers: None,
         cookies: None,
-        is_base64_encoded: matches!(field, BodyField::Base64(_)),
-        body: field,
+        is_base64_encoded: (!large).then_some(base64),
+        body: (!large).then_some(field),
     };
     match source {
         EventSource::RestApi => {
@@ -123,12 +132,27 @@ pub(crate) fn to_lambda(
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 8)
         .sum();
-    let mut payload = Vec::with_capacity(body.len().div_ceil(3) * 4 + headers_len + 128);
-    match serde_json::to_writer(&mut payload, &response) {
-        Ok(()) => Bytes::from(payload),
-        // Writing strings and maps into a Vec cannot fail.
-        Err(_) => Bytes::from_static(b"null"),
+    let inline_body = if large {
+        16
+    } else {
+        body.len().div_ceil(3) * 4
+    };
+    let mut document = Vec::with_capacity(inline_body + headers_len + 128);
+    // Writing strings and maps into a Vec cannot fail.
+    if serde_json::to_writer(&mut document, &response).is_err() {
+        return Payload::whole(Bytes::from_static(b"null"));
     }
+    if !large {
+        return Payload::whole(Bytes::from(document));
+    }
+    // `{…}` becomes `{…,"body":"` and the body and the tail follow it.
+    document.pop();
+    document.extend_from_slice(b",\"body\":\"");
+    let (encoding, tail): (_, &'static [u8]) = match base64 {
+        true => (Encoding::Base64, b"\",\"isBase64Encoded\":true}"),
+        false => (Encoding::Text, b"\",\"isBase64Encoded\":false}"),
+    };
+    Payload::around(Bytes::from(document), body, encoding, tail)
 }
 
 /// `200 OK`, as ALB and VPC Lattice want it.
@@ -411,8 +435,8 @@ mod tests {
         map
     }
 
-    fn json_of(payload: Bytes) -> Value {
-        serde_json::from_slice(&payload).unwrap()
+    fn json_of(payload: Payload) -> Value {
+        serde_json::from_slice(&payload.to_bytes()).unwrap()
     }
 
     #[test]
@@ -577,7 +601,7 @@ mod tests {
             &HeaderMap::new(),
             Bytes::from(r#"{"batchItemFailures": []}"#),
         );
-        assert_eq!(r, r#"{"batchItemFailures": []}"#);
+        assert_eq!(r.to_bytes(), r#"{"batchItemFailures": []}"#);
         let r = to_lambda(
             EventSource::PassThrough,
             StatusCode::OK,
@@ -734,5 +758,32 @@ mod tests {
         let sent = r["headers"].as_object().unwrap();
         assert_eq!(sent.len(), COOKIE_SPELLINGS);
         assert_eq!(sent[&cookie_spelling(511)], "c511=1");
+    }
+
+    #[test]
+    fn a_large_body_gives_the_document_a_small_body_would() {
+        // covers RSP-1, RSP-3 (large bodies are written around the document, not into it)
+        let text: String = "line \"quoted\"\n".repeat(LARGE_BODY / 8);
+        let binary: Vec<u8> = (0..LARGE_BODY * 2).map(|i| (i % 256) as u8).collect();
+        let h = headers(&[("x-a", "1"), ("x-a", "2"), ("set-cookie", "a=1")]);
+        for source in [
+            EventSource::RestApi,
+            EventSource::HttpApi,
+            EventSource::FunctionUrl,
+            EventSource::Alb { multi_value: true },
+            EventSource::Lattice,
+        ] {
+            for body in [Bytes::from(text.clone()), Bytes::from(binary.clone())] {
+                let payload = to_lambda(source, StatusCode::OK, &h, body.clone());
+                assert_eq!(payload.to_bytes().len(), payload.len());
+                let large = json_of(payload);
+                // The same document, written at once by serde.
+                let field = body_field(&h, &body);
+                let mut whole = json_of(to_lambda(source, StatusCode::OK, &h, Bytes::new()));
+                whole["isBase64Encoded"] = json!(matches!(field, BodyField::Base64(_)));
+                whole["body"] = serde_json::to_value(&field).unwrap();
+                assert_eq!(large, whole, "{source:?}");
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@ use lambda_runtime::Config as FunctionConfig;
 
 use crate::client::{Peer, SendError};
 use crate::error::{describe, AdapterError, Error, ErrorKind};
+use crate::payload::Payload;
 
 const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
 const ERROR_TYPE: HeaderName = HeaderName::from_static("lambda-runtime-function-error-type");
@@ -228,9 +229,10 @@ impl RuntimeApi {
     }
 
     /// `POST /runtime/invocation/{id}/response` with a buffered JSON payload.
-    pub(crate) async fn respond(&self, request_id: &str, payload: Bytes) -> Result<(), ApiError> {
+    pub(crate) async fn respond(&self, request_id: &str, payload: Payload) -> Result<(), ApiError> {
         let path = format!("/2018-06-01/runtime/invocation/{request_id}/response");
-        let mut request = self.request(Method::POST, &path, full(payload))?;
+        let body = payload.into_body().map_err(|never| match never {});
+        let mut request = self.request(Method::POST, &path, UnsyncBoxBody::new(body))?;
         request
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
