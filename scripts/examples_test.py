@@ -268,7 +268,8 @@ def django_checks(port):
     token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     expect(status == 200 and cookie and token, "the form page set the CSRF cookie and token")
     form = urllib.parse.urlencode({"csrfmiddlewaretoken": token.group(1).decode(), "text": "from the form & more"})
-    status, headers, _ = post_raw(port, "/notes/new", form, "application/x-www-form-urlencoded", {"cookie": cookie})
+    browser = {"cookie": cookie, "origin": f"http://127.0.0.1:{port}"}
+    status, headers, _ = post_raw(port, "/notes/new", form, "application/x-www-form-urlencoded", browser)
     expect(status == 302 and header(headers, "location") == "/", "the form POST with cookie and token redirected")
     status, _, body = get(port, "/")
     expect(b"from the form &amp; more" in body, "the form's note is on the page")

@@ -18,6 +18,10 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "false").lower() == "true"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",")
 # Origins allowed to POST forms besides the host itself, e.g. https://example.com
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# API Gateway, Function URLs and ALB end TLS and say so in X-Forwarded-Proto, which lambda-adapter
+# passes on: without this Django would take https requests for http ones, and refuse every form POST
+# whose Origin (https://...) does not match.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = ["django.contrib.staticfiles", "notes"]
 MIDDLEWARE = [

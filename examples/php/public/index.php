@@ -9,9 +9,9 @@
 
 declare(strict_types=1);
 
-// Entries live in a file under /tmp: the only writable place on Lambda, and shared by the PHP
-// server's workers. It lasts as long as the execution environment.
-const BOOK = '/tmp/php-example-guestbook.json';
+// Entries live in a file under /tmp (run.sh names it): the only writable place on Lambda, and shared
+// by the PHP server's workers. It lasts as long as the execution environment.
+define('BOOK', getenv('GUESTBOOK_FILE') ?: '/tmp/guestbook.json');
 
 function entries(): array
 {
