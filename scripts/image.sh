@@ -56,13 +56,16 @@ case "$builder" in
         fi
         buildah build --platform "$platform" -f Containerfile -t "$tag" "$context"
         rm -f "$archive"
-        buildah push "$tag" "docker-archive:$archive:$tag"
+        buildah push "$tag" "docker-archive:$archive:localhost/$tag"
         ;;
 esac
 
+"$builder" images "$tag"
 host_arch="$(uname -m)"
 if [ "$arch" = "$host_arch" ] || { [ "$arch" = arm64 ] && [ "$host_arch" = aarch64 ]; }; then
     "$builder" tag "$tag" "$name:latest"
     echo "image.sh: also tagged $name:latest (this machine's architecture)"
+    python3 scripts/image_tree.py "$archive" --run
+else
+    python3 scripts/image_tree.py "$archive"
 fi
-python3 scripts/image_tree.py "$archive"
