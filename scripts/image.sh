@@ -5,7 +5,7 @@
 # NAME:VERSION-ARCH (and NAME:latest for this machine's architecture, which the examples'
 # Dockerfiles copy from), then exports it and prints its file tree and size.
 #
-#   scripts/image.sh ARCH VERSION [NAME]      ARCH: x86_64 or arm64
+#   scripts/image.sh ARCH VERSION [NAME]      ARCH: x86_64 or arm64; DIST=dir instead of dist/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +17,11 @@ case "$arch" in
     arm64) platform=linux/arm64 ;;
     *) echo "image.sh: unknown architecture $arch (x86_64 or arm64)" >&2; exit 64 ;;
 esac
-context="dist/$arch"
+dist="${DIST:-dist}"
+context="$dist/$arch"
 [ -x "$context/lambda-adapter" ] || { echo "image.sh: $context/lambda-adapter is missing: run make build-$arch" >&2; exit 1; }
 tag="$name:$version-$arch"
-archive="dist/image-$arch.tar"
+archive="$dist/image-$arch.tar"
 
 builder=""
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
