@@ -411,7 +411,7 @@ def php_checks(port):
 
 
 def nginx_setup(port):
-    system_tool("nginx", "nginx-light")
+    system_tool("nginx", "nginx")
     system_tool("brotli", "brotli")  # to check the br answers
     env = {"AWS_LWA_READINESS_CHECK_PATH": "/healthz", "AWS_LWA_ENABLE_COMPRESSION": "true"}
     return ["./run.sh"], env, []
