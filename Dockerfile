@@ -3,7 +3,9 @@
 #   COPY --from=<this image> /lambda-adapter /opt/extensions/lambda-adapter
 #
 # Build for the platform you deploy to: docker build --platform linux/amd64 (or linux/arm64) .
-FROM rust:1-bookworm AS build
+# The base image is named in full, so that builders without short-name aliases (podman, buildah)
+# find it too. Without a daemon, `make image` builds the same image from the prebuilt binary.
+FROM docker.io/library/rust:1-bookworm AS build
 ARG TARGETARCH
 WORKDIR /src
 COPY . .

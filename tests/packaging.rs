@@ -239,7 +239,7 @@ fn dockerfile_builds_a_scratch_image_with_the_binary_at_the_root() {
         .collect();
     assert_eq!(froms.len(), 2, "two stages: {froms:?}");
     assert!(
-        froms[0].starts_with("FROM rust:") && froms[0].ends_with(" AS build"),
+        froms[0].starts_with("FROM docker.io/library/rust:") && froms[0].ends_with(" AS build"),
         "{}",
         froms[0]
     );

@@ -24,5 +24,6 @@ app.get("/login", (req, res) => {
   res.json({ loggedIn: true, cookieHeader: req.headers.cookie || null });
 });
 
-const port = Number(process.env.PORT || 8080);
+// AWS_LWA_PORT, else PORT, else 8080: the order the adapter reads them in.
+const port = Number(process.env.AWS_LWA_PORT || process.env.PORT || 8080);
 app.listen(port, "127.0.0.1", () => console.log(`listening on http://127.0.0.1:${port}`));

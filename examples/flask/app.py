@@ -41,4 +41,4 @@ def search():
 
 
 if __name__ == "__main__":
-    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8080")))
+    app.run(host="127.0.0.1", port=int(os.environ.get("AWS_LWA_PORT") or os.environ.get("PORT") or "8080"))

@@ -53,5 +53,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    port = int(os.environ.get("PORT", "8080"))
+    port = int(os.environ.get("AWS_LWA_PORT") or os.environ.get("PORT") or "8080")
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()

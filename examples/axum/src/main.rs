@@ -38,7 +38,11 @@ async fn context(headers: HeaderMap) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_string());
+    // AWS_LWA_PORT, else PORT, else 8080: the order the adapter reads them in.
+    let port = ["AWS_LWA_PORT", "PORT"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .unwrap_or_else(|| "8080".to_string());
     let app = Router::new()
         .route("/", get(index))
         .route("/hello/{name}", get(hello))

@@ -1,0 +1,3 @@
+module example.com/lambda-adapter/go-example
+
+go 1.19
