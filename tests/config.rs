@@ -14,8 +14,8 @@ use serde_json::Value;
 use support::adapter::Stream;
 use support::app::TestAppBuilder;
 use support::{
-    events, invoke, AdapterCommand, AdapterProcess, ControlPlane, InvocationResult, Reply, TestApp,
-    TIMEOUT,
+    adapter_command, events, final_output, invoke, kill_and_collect, AdapterProcess, ControlPlane,
+    InvocationResult, Reply, TestApp, TIMEOUT,
 };
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
@@ -27,7 +27,7 @@ const ASYNC_INIT_BOUND: Duration = Duration::from_secs(20);
 
 /// The adapter at `cp` with `AWS_LAMBDA_RUNTIME_API` and exactly `env`, nothing else.
 fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
-    AdapterCommand::new(cp.addr())
+    adapter_command(cp.addr())
         .envs(env.iter().copied())
         .spawn()
         .expect("the adapter binary starts")
@@ -88,26 +88,6 @@ fn echo(result: &InvocationResult) -> Value {
     let response = result.json().expect("a buffered response");
     assert_eq!(response["statusCode"], 200, "response: {response}");
     serde_json::from_slice(&events::response_body(&response)).expect("the app's JSON echo")
-}
-
-/// Kills the adapter and returns its whole output, once both pipes are closed.
-async fn finish(adapter: &AdapterProcess) -> String {
-    adapter.kill();
-    adapter
-        .wait_exit(TIMEOUT)
-        .await
-        .expect("the adapter exits when killed");
-    drain(adapter).await
-}
-
-/// The whole output of an adapter that has exited, once both pipes are closed.
-async fn drain(adapter: &AdapterProcess) -> String {
-    // Returns `None` as soon as the process has exited and closed its output.
-    let never = adapter
-        .wait_for_log("\u{1}never printed\u{1}", TIMEOUT)
-        .await;
-    assert!(never.is_none());
-    adapter.logs()
 }
 
 /// Lines of a text-format log at `level` (`" WARN message"`, `"ERROR message"`).
@@ -208,7 +188,7 @@ async fn cfg1_to_cfg11_defaults_with_nothing_configured() {
     assert_eq!(request.method, http::Method::POST);
     assert_eq!(request.json(), Some(sqs));
 
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert_no_warning(&logs);
     assert!(level_lines(&logs, "ERROR").is_empty(), "{logs}");
 }
@@ -228,7 +208,7 @@ async fn cfg1_port_is_the_fallback_without_warning_and_aws_lwa_port_wins() {
     registered(&cp, &adapter).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/via-port")).await;
     assert_eq!(echo(&result)["path"], "/via-port");
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert_no_warning(&logs);
 
     let dead = dead_port();
@@ -237,7 +217,7 @@ async fn cfg1_port_is_the_fallback_without_warning_and_aws_lwa_port_wins() {
     registered(&cp, &adapter).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/via-aws-lwa-port")).await;
     assert_eq!(echo(&result)["path"], "/via-aws-lwa-port");
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,7 +238,7 @@ async fn probe_host_with(env: &[(&str, &str)]) -> (String, u16, String) {
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/host")).await;
     assert_eq!(echo(&result)["path"], "/host");
     let host = app.probes()[0].header("host").expect("a host header");
-    (host, app.port(), finish(&adapter).await)
+    (host, app.port(), kill_and_collect(&adapter).await)
 }
 
 // covers CFG-2
@@ -312,7 +292,7 @@ async fn readiness_port_scenario(
     );
     assert!(health.requests().is_empty(), "invocations do not");
     assert!(app.probes().is_empty(), "no probe on the app port");
-    finish(&adapter).await
+    kill_and_collect(&adapter).await
 }
 
 // covers CFG-3
@@ -376,7 +356,7 @@ async fn readiness_path_scenario(env: &[(&str, &str)]) -> String {
     );
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/hello")).await;
     assert_eq!(echo(&result)["path"], "/hello");
-    finish(&adapter).await
+    kill_and_collect(&adapter).await
 }
 
 // covers CFG-4
@@ -421,7 +401,7 @@ async fn cfg5_tcp_readiness_in_any_case_and_deprecated_name() {
         assert!(app.probes().is_empty(), "a TCP check sends no HTTP request");
         let result = invoke(&cp, &adapter, events::http_v2("GET", "/tcp")).await;
         assert_eq!(echo(&result)["path"], "/tcp");
-        let logs = finish(&adapter).await;
+        let logs = kill_and_collect(&adapter).await;
         if env[0].0 == "READINESS_CHECK_PROTOCOL" {
             assert_one_warning(
                 &logs,
@@ -454,7 +434,7 @@ async fn cfg5_http_readiness_by_default_and_aws_lwa_name_wins() {
         wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
         let result = invoke(&cp, &adapter, events::http_v2("GET", "/http")).await;
         assert_eq!(echo(&result)["path"], "/http");
-        assert_no_warning(&finish(&adapter).await);
+        assert_no_warning(&kill_and_collect(&adapter).await);
     }
 }
 
@@ -493,7 +473,7 @@ async fn cfg6_healthy_status_range_keeps_a_404_app_unready_until_200() {
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/ok")).await;
     assert_eq!(echo(&result)["path"], "/ok");
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 }
 
 // covers CFG-6
@@ -507,14 +487,14 @@ async fn cfg6_healthy_status_list_of_codes_and_ranges() {
     .await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     assert_eq!(app.probes().len(), 1);
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 
     // 500 is unhealthy by default (100-499).
     let (app, cp, adapter) = app_with_readiness_status(500, &[]).await;
     assert_still_probing(&app, &cp, &adapter, 5).await;
     app.set_ready();
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
-    finish(&adapter).await;
+    kill_and_collect(&adapter).await;
 }
 
 // covers CFG-6
@@ -530,7 +510,7 @@ async fn cfg6_min_unhealthy_status_means_100_to_n_minus_1() {
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/ok")).await;
     assert_eq!(echo(&result)["path"], "/ok");
-    finish(&adapter).await;
+    kill_and_collect(&adapter).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -555,7 +535,7 @@ async fn async_init_scenario(env: Vec<(&'static str, &'static str)>) -> (bool, S
             cp.next_calls_total() > 0
         }
     };
-    (started_loop, finish(&adapter).await)
+    (started_loop, kill_and_collect(&adapter).await)
 }
 
 // covers CFG-7, RDY-4
@@ -637,7 +617,7 @@ async fn cfg8_remove_base_path_and_deprecated_name() {
         let (_app, cp, adapter) = echo_app_with(env).await;
         let result = invoke(&cp, &adapter, events::http_v2("GET", "/prod/items")).await;
         assert_eq!(echo(&result)["path"], "/items", "{env:?}");
-        let logs = finish(&adapter).await;
+        let logs = kill_and_collect(&adapter).await;
         if warns {
             assert_one_warning(&logs, &["REMOVE_BASE_PATH", "AWS_LWA_REMOVE_BASE_PATH"]);
         } else {
@@ -660,7 +640,7 @@ async fn cfg9_pass_through_path() {
     assert_eq!(request.method, http::Method::POST);
     assert_eq!(request.path, "/sqs-in");
     assert_eq!(request.json(), Some(sqs));
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 }
 
 const LONG_TEXT: &str = "a text body that is long enough to be worth compressing, \
@@ -686,7 +666,7 @@ async fn cfg10_enable_compression() {
         .read_to_string(&mut text)
         .expect("a gzip body");
     assert_eq!(text, LONG_TEXT);
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 
     // Off by default.
     let (_app, cp, adapter) = app_with(text_app(), &[]).await;
@@ -696,7 +676,7 @@ async fn cfg10_enable_compression() {
         "{response}"
     );
     assert_eq!(events::response_body(&response), LONG_TEXT.as_bytes());
-    finish(&adapter).await;
+    kill_and_collect(&adapter).await;
 }
 
 // covers CFG-11
@@ -708,12 +688,12 @@ async fn cfg11_invoke_mode_response_stream_in_any_case() {
     assert_eq!(streamed.status(), Some(200));
     let streamed_echo: Value = serde_json::from_slice(&streamed.body).expect("the echo");
     assert_eq!(streamed_echo["path"], "/streamed");
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 
     let (_app, cp, adapter) = echo_app_with(&[("AWS_LWA_INVOKE_MODE", "Buffered")]).await;
     let result = invoke(&cp, &adapter, events::function_url("GET", "/buffered")).await;
     assert_eq!(echo(&result)["path"], "/buffered");
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 }
 
 // covers CFG-12
@@ -732,7 +712,7 @@ async fn cfg12_authorization_source() {
         request.header("x-api-auth").is_none(),
         "the value was moved"
     );
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 }
 
 // covers CFG-13
@@ -753,7 +733,7 @@ async fn cfg13_error_status_codes() {
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/s501")).await;
     let response = result.json().expect("501 is not in the set: a response");
     assert_eq!(response["statusCode"], 501);
-    finish(&adapter).await;
+    kill_and_collect(&adapter).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -800,7 +780,7 @@ async fn cfg14_runtime_api_proxy_serves_the_runtime_loop_only() {
         "the extension stays parked at Lambda"
     );
     assert_eq!(lambda.registrations().len(), 1);
-    finish(&adapter).await;
+    kill_and_collect(&adapter).await;
 }
 
 // covers CFG-15 (the only test in the suite that uses 127.0.0.1:9001)
@@ -822,8 +802,8 @@ async fn cfg15_runtime_api_defaults_to_127_0_0_1_9001() {
         }
     };
     let app = TestApp::start().await.unwrap();
-    let adapter = AdapterCommand::new(cp.addr())
-        .without_runtime_api()
+    let adapter = adapter_command(cp.addr())
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
         .env("AWS_LWA_PORT", app.port().to_string())
         .spawn()
         .expect("the adapter binary starts");
@@ -831,7 +811,7 @@ async fn cfg15_runtime_api_defaults_to_127_0_0_1_9001() {
     assert_eq!(registration.name, "lambda-adapter");
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/default-api")).await;
     assert_eq!(echo(&result)["path"], "/default-api");
-    finish(&adapter).await;
+    kill_and_collect(&adapter).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -856,7 +836,7 @@ async fn logging_scenario(env: &[(&str, &str)]) -> (String, AdapterProcess) {
 #[tokio::test]
 async fn cfg16_default_is_info_text_without_timestamps() {
     let (_, adapter) = logging_scenario(&[]).await;
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     let ready = lines_with(&logs, "app is ready after");
     assert_eq!(ready.len(), 1, "{logs}");
     assert!(
@@ -887,7 +867,7 @@ async fn cfg16_default_is_info_text_without_timestamps() {
 #[tokio::test]
 async fn cfg16_lambda_log_level_debug() {
     let (id, adapter) = logging_scenario(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]).await;
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     let debug = lines_with(&logs, "registered extension lambda-adapter as");
     assert_eq!(debug.len(), 1, "{logs}");
     assert!(
@@ -902,7 +882,7 @@ async fn cfg16_lambda_log_level_debug() {
 #[tokio::test]
 async fn cfg16_lambda_log_level_error_hides_info() {
     let (_, adapter) = logging_scenario(&[("AWS_LAMBDA_LOG_LEVEL", "ERROR")]).await;
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert!(lines_with(&logs, "app is ready after").is_empty(), "{logs}");
     assert!(level_lines(&logs, "INFO").is_empty(), "{logs}");
 }
@@ -915,7 +895,7 @@ async fn cfg16_json_format() {
         ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
     ])
     .await;
-    finish(&adapter).await;
+    kill_and_collect(&adapter).await;
     let mut messages = Vec::new();
     for line in adapter.log_lines() {
         assert_eq!(
@@ -947,7 +927,7 @@ async fn cfg16_json_format() {
 #[tokio::test]
 async fn cfg16_rust_log_is_the_fallback() {
     let (id, adapter) = logging_scenario(&[("RUST_LOG", "debug")]).await;
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert_eq!(
         lines_with(
             &logs,
@@ -959,13 +939,13 @@ async fn cfg16_rust_log_is_the_fallback() {
     );
 
     let (_, adapter) = logging_scenario(&[("RUST_LOG", "error")]).await;
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert!(lines_with(&logs, "app is ready after").is_empty(), "{logs}");
 
     // AWS_LAMBDA_LOG_LEVEL wins over RUST_LOG.
     let (_, adapter) =
         logging_scenario(&[("RUST_LOG", "debug"), ("AWS_LAMBDA_LOG_LEVEL", "INFO")]).await;
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert!(
         lines_with(&logs, "registered extension").is_empty(),
         "{logs}"
@@ -995,7 +975,7 @@ async fn assert_rejected(name: &str, value: &str) -> Duration {
         )
     });
     let ran = started.elapsed();
-    let logs = drain(&adapter).await;
+    let logs = final_output(&adapter).await;
     assert!(
         status.code().is_some_and(|code| code != 0),
         "{name}={value:?}: exit status {status}; output:\n{logs}"
@@ -1077,7 +1057,7 @@ async fn cfg20_invoke_mode_streamx_warns_and_stays_buffered() {
         result.describe()
     );
     assert_eq!(echo(&result)["path"], "/buffered");
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert_one_warning(&logs, &["AWS_LWA_INVOKE_MODE", "streamx", "buffered"]);
     assert_eq!(lines_with(&logs, "AWS_LWA_INVOKE_MODE").len(), 1, "{logs}");
 }
@@ -1093,7 +1073,7 @@ async fn cfg20_readiness_protocol_grpc_warns_and_uses_http() {
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/grpc")).await;
     assert_eq!(echo(&result)["path"], "/grpc");
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert_one_warning(&logs, &["AWS_LWA_READINESS_CHECK_PROTOCOL", "grpc", "http"]);
 }
 

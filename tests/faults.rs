@@ -30,8 +30,8 @@ use serde_json::Value;
 use support::adapter::AdapterProcess;
 use support::events;
 use support::{
-    AdapterCommand, BodySender, ControlPlane, Harness, InvocationResult, InvokeOptions, Reply,
-    TestApp, TIMEOUT,
+    adapter_command, final_output, BodySender, ControlPlane, Harness, InvocationResult,
+    InvokeOptions, Reply, TestApp, TIMEOUT,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -155,15 +155,6 @@ async fn wait_log_count(adapter: &AdapterProcess, needle: &str, count: usize) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// The whole output of an adapter that has exited, once both pipes are closed.
-async fn drained_logs(adapter: &AdapterProcess) -> String {
-    let never = adapter
-        .wait_for_log("\u{1}never printed\u{1}", TIMEOUT)
-        .await;
-    assert!(never.is_none());
-    adapter.logs()
 }
 
 /// Lines of a text-format log at `level` (`"ERROR message"`, `" WARN message"`).
@@ -609,7 +600,7 @@ async fn harness_behind_proxy(bogus_nexts: usize) -> (Harness, RuntimeApiProxy) 
         .expect("the control plane listens");
     let proxy = RuntimeApiProxy::start(cp.addr(), bogus_nexts).await;
     let app = TestApp::start().await.expect("the test app listens");
-    let adapter = AdapterCommand::new(cp.addr())
+    let adapter = adapter_command(cp.addr())
         .env("AWS_LWA_PORT", app.port().to_string())
         .env("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", proxy.addr.to_string())
         .spawn()
@@ -1198,7 +1189,7 @@ async fn rdy6_readiness_timeout_fails_init_with_one_error_line_and_exits_non_zer
     let app = TestApp::builder().not_ready().start().await.unwrap();
     let cp = ControlPlane::start().await.unwrap();
     let started = Instant::now();
-    let adapter = AdapterCommand::new(cp.addr())
+    let adapter = adapter_command(cp.addr())
         .env("AWS_LWA_PORT", app.port().to_string())
         .env("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", "1")
         .spawn()
@@ -1208,7 +1199,7 @@ async fn rdy6_readiness_timeout_fails_init_with_one_error_line_and_exits_non_zer
         .await
         .unwrap_or_else(|| panic!("no exit within 10 s; output:\n{}", adapter.logs()));
     let took = started.elapsed();
-    let logs = drained_logs(&adapter).await;
+    let logs = final_output(&adapter).await;
     assert!(
         !status.success(),
         "a non-zero exit: {status}; output:\n{logs}"
@@ -1309,7 +1300,7 @@ async fn assert_gives_up(h: &Harness, cause: &str) {
         .wait_exit(TIMEOUT)
         .await
         .unwrap_or_else(|| panic!("no exit; output:\n{}", h.adapter.logs()));
-    let logs = drained_logs(&h.adapter).await;
+    let logs = final_output(&h.adapter).await;
     assert!(
         !status.success(),
         "a non-zero exit: {status}; output:\n{logs}"

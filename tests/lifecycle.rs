@@ -19,13 +19,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
-use support::{events, invoke, AdapterCommand, AdapterProcess, ControlPlane, TestApp, TIMEOUT};
+use support::{
+    adapter_command, events, final_output, invoke, AdapterProcess, ControlPlane, TestApp, TIMEOUT,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
-    AdapterCommand::new(cp.addr())
+    adapter_command(cp.addr())
         .envs(env.iter().copied())
         .spawn()
         .expect("the adapter binary starts")
@@ -38,15 +40,6 @@ async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess) {
             adapter.logs()
         );
     }
-}
-
-/// The whole output of an adapter that has exited, once both pipes are closed.
-async fn drain(adapter: &AdapterProcess) -> String {
-    let never = adapter
-        .wait_for_log("\u{1}never printed\u{1}", TIMEOUT)
-        .await;
-    assert!(never.is_none());
-    adapter.logs()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +173,7 @@ async fn lif2_extension_name_is_the_executable_file_name() {
 
     let app = TestApp::start().await.unwrap();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = AdapterCommand::new(cp.addr())
+    let adapter = adapter_command(cp.addr())
         .program(&program)
         .env("AWS_LWA_PORT", app.port().to_string())
         .spawn()
@@ -200,7 +193,7 @@ async fn lif2_failed_registration_logs_why_and_exits_1() {
     // the runtime loop cannot fail first.
     let dead_api = SocketAddr::from((Ipv4Addr::LOCALHOST, TestApp::reserve_port()));
     let app_port = TestApp::reserve_port().to_string();
-    let adapter = AdapterCommand::new(dead_api)
+    let adapter = adapter_command(dead_api)
         .env("AWS_LWA_PORT", &app_port)
         .spawn()
         .expect("the adapter binary starts");
@@ -208,7 +201,7 @@ async fn lif2_failed_registration_logs_why_and_exits_1() {
         .wait_exit(TIMEOUT)
         .await
         .unwrap_or_else(|| panic!("did not exit; output:\n{}", adapter.logs()));
-    let logs = drain(&adapter).await;
+    let logs = final_output(&adapter).await;
     assert_eq!(status.code(), Some(1), "{status}; output:\n{logs}");
     let expected = format!("registration with the Extensions API at {dead_api} failed");
     let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&expected)).collect();
@@ -378,7 +371,7 @@ async fn peer_ports_of_three_invocations(env: &[(&str, &str)]) -> Vec<u16> {
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
     // Harmless without SnapStart: the shim forwards everything but restore/next.
-    let adapter = AdapterCommand::new(shim.addr)
+    let adapter = adapter_command(shim.addr)
         .envs(all.iter().copied())
         .spawn()
         .expect("the adapter binary starts");

@@ -6,7 +6,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use http::Method;
-use support::{events, invoke, AdapterCommand, AdapterProcess, ControlPlane, TestApp, TIMEOUT};
+use support::{
+    adapter_command, events, invoke, kill_and_collect, AdapterProcess, ControlPlane, TestApp,
+    TIMEOUT,
+};
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
 const ASYNC_INIT_BOUND: Duration = Duration::from_secs(20);
@@ -17,7 +20,7 @@ fn progress_bound(n: u32) -> Duration {
 }
 
 fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
-    AdapterCommand::new(cp.addr())
+    adapter_command(cp.addr())
         .envs(env.iter().copied())
         .spawn()
         .expect("the adapter binary starts")
@@ -46,20 +49,6 @@ async fn log_line(adapter: &AdapterProcess, needle: &str, within: Duration) -> S
             adapter.logs()
         ),
     }
-}
-
-/// Kills the adapter and returns its whole output, once both pipes are closed.
-async fn finish(adapter: &AdapterProcess) -> String {
-    adapter.kill();
-    adapter
-        .wait_exit(TIMEOUT)
-        .await
-        .expect("the adapter exits when killed");
-    let never = adapter
-        .wait_for_log("\u{1}never printed\u{1}", TIMEOUT)
-        .await;
-    assert!(never.is_none());
-    adapter.logs()
 }
 
 // covers RDY-1
@@ -200,7 +189,7 @@ async fn rdy3_progress_every_2s_with_the_last_error_or_status_then_ready_once() 
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/x")).await;
     assert!(!result.is_error(), "{}", result.describe());
 
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     let progress: Vec<&str> = logs
         .lines()
         .filter(|line| line.contains("app is not ready after"))

@@ -226,7 +226,7 @@ async fn event_builders_render_documented_shapes() {
 #[tokio::test]
 async fn process_runner_isolates_env_and_captures_output() {
     let cp = ControlPlane::start().await.unwrap();
-    let process = support::AdapterCommand::new(cp.addr())
+    let process = support::adapter_command(cp.addr())
         .program("/bin/sh")
         .arg("-c")
         .arg(r#"echo "api=$AWS_LAMBDA_RUNTIME_API port=$AWS_LWA_PORT home=${HOME:-unset}"; echo oops >&2; exit 3"#)
@@ -251,7 +251,7 @@ async fn process_runner_isolates_env_and_captures_output() {
 #[tokio::test]
 async fn process_runner_signals_and_measures() {
     let cp = ControlPlane::start().await.unwrap();
-    let process = support::AdapterCommand::new(cp.addr())
+    let process = support::adapter_command(cp.addr())
         .program("/bin/sh")
         .arg("-c")
         .arg("trap 'kill $!; echo got TERM; exit 0' TERM; echo ready; sleep 30 & wait")
@@ -267,7 +267,7 @@ async fn process_runner_signals_and_measures() {
     assert!(process.wait_for_log("got TERM", TIMEOUT).await.is_some());
     assert!(process.wait_exit(TIMEOUT).await.expect("exited").success());
 
-    let long_running = support::AdapterCommand::new(cp.addr())
+    let long_running = support::adapter_command(cp.addr())
         .program("/bin/sh")
         .arg("-c")
         .arg("echo up; exec sleep 30")

@@ -1,28 +1,30 @@
-//! `TestApp`: a real HTTP/1.1 web app on loopback that records every request it receives and
-//! answers with a JSON echo, or with what the test scripted for a path prefix.
+//! [`TestApp`]: a real HTTP/1.1 web app on loopback that records every request it receives and
+//! answers with a JSON echo, or with what the test scripted for a path prefix ([`Reply`]).
 //!
 //! Requests to the readiness path that carry no `x-amzn-lambda-context` header are the adapter's
-//! readiness probes: they are recorded apart (`probes()`), so `requests()` / `wait_request()` only
-//! see forwarded invocations.
+//! readiness probes (RDY-1, RDY-5): they are recorded apart ([`TestApp::probes`]), so
+//! [`TestApp::requests`] / [`TestApp::wait_request`] only see forwarded invocations.
+//!
+//! Its builders panic on an invalid status code or header: they are for tests.
 
 use std::future::pending;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, Incoming};
-use lambda_emulator::server::{full_body, BoxError, HttpServer, ResponseBody};
+use hyper::body::Incoming;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+
+use super::ports::free_port;
+use crate::server::{full_body, BoxError, ChannelBody, HttpServer, ResponseBody};
 
 /// The header the adapter puts on every forwarded request; probes never carry it (RDY-5).
 const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
@@ -30,15 +32,21 @@ const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
 /// One request as the app received it.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
+    /// The method.
     pub method: Method,
     /// Path and query exactly as on the wire (`req.uri()`).
     pub uri: String,
+    /// The path, still percent-encoded.
     pub path: String,
+    /// The query without its `?`, if there was one.
     pub query: Option<String>,
+    /// The HTTP version.
     pub version: Version,
     /// All headers; repeated ones keep their order.
     pub headers: HeaderMap,
+    /// The whole body.
     pub body: Bytes,
+    /// When the app had read it.
     pub at: Instant,
 }
 
@@ -72,10 +80,12 @@ impl RecordedRequest {
             .collect()
     }
 
+    /// The body, lossily decoded as UTF-8.
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The body as JSON, if it is.
     pub fn json(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()
     }
@@ -112,12 +122,12 @@ enum ReplyBody {
         chunks: Vec<(Duration, Bytes)>,
         then_abort: bool,
     },
-    Channel(mpsc::UnboundedReceiver<BodyItem>),
+    Channel(mpsc::UnboundedReceiver<BodyChunk>),
     DropConnection,
     Never,
 }
 
-type BodyItem = Result<Bytes, BoxError>;
+type BodyChunk = Result<Bytes, BoxError>;
 
 impl Reply {
     /// An empty answer with this status.
@@ -171,6 +181,7 @@ impl Reply {
         reply
     }
 
+    /// Another status.
     pub fn status(mut self, status: u16) -> Reply {
         self.status = StatusCode::from_u16(status).expect("a valid status code");
         self
@@ -189,6 +200,7 @@ impl Reply {
         self
     }
 
+    /// A complete body.
     pub fn body(mut self, body: impl Into<Bytes>) -> Reply {
         self.body = ReplyBody::Full(body.into());
         self
@@ -229,7 +241,7 @@ impl Reply {
         }
         let body = match self.body {
             ReplyBody::Full(bytes) => full_body(bytes),
-            ReplyBody::Channel(receiver) => ChannelBody(receiver).boxed(),
+            ReplyBody::Channel(receiver) => ChannelBody::new(receiver).boxed(),
             ReplyBody::Scripted { chunks, then_abort } => {
                 let (sender, receiver) = mpsc::unbounded_channel();
                 tokio::spawn(async move {
@@ -243,7 +255,7 @@ impl Reply {
                         let _ = sender.send(Err("scripted body abort".into()));
                     }
                 });
-                ChannelBody(receiver).boxed()
+                ChannelBody::new(receiver).boxed()
             }
             ReplyBody::DropConnection => return Err("connection dropped as scripted".into()),
             ReplyBody::Never => return pending().await,
@@ -258,7 +270,7 @@ impl Reply {
 }
 
 /// Feeds a [`Reply::channel`] body. Dropping it (or [`BodySender::finish`]) ends the body.
-pub struct BodySender(mpsc::UnboundedSender<BodyItem>);
+pub struct BodySender(mpsc::UnboundedSender<BodyChunk>);
 
 impl BodySender {
     /// Writes a chunk; `false` once the client is gone.
@@ -272,22 +284,6 @@ impl BodySender {
     /// Breaks the connection mid-body.
     pub fn abort(self) {
         let _ = self.0.send(Err("body aborted by the test".into()));
-    }
-}
-
-struct ChannelBody(mpsc::UnboundedReceiver<BodyItem>);
-
-impl Body for ChannelBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|item| item.map(|chunk| chunk.map(Frame::data)))
     }
 }
 
@@ -375,6 +371,7 @@ impl TestAppBuilder {
         self
     }
 
+    /// Answers requests whose path starts with `prefix` (see [`TestApp::route`]).
     pub fn route(
         mut self,
         prefix: &str,
@@ -460,6 +457,7 @@ impl TestApp {
         Self::builder().start().await
     }
 
+    /// An app to configure before it listens.
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             routes: Vec::new(),
@@ -470,16 +468,15 @@ impl TestApp {
 
     /// A loopback port that was free a moment ago, for an app that will listen later.
     pub fn reserve_port() -> u16 {
-        std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("an ephemeral loopback port")
+        free_port().expect("an ephemeral loopback port")
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr().port()
     }
