@@ -1,72 +1,23 @@
 //! The control plane against a plain HTTP/1.1 client: each test pins one rule of the Runtime or
 //! Extensions API wire protocol (PROTOCOL.md).
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Frame};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
+use hyper::body::Frame;
 use lambda_emulator::control_plane::{
     ControlPlane, ErrorOrigin, InvocationResult, InvokeOptions, MAX_BUFFERED_RESPONSE_BYTES,
 };
+use lambda_emulator::testing::client::{call, connect, send, Answer};
+use lambda_emulator::testing::ChannelBody;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("control plane answers JSON")
-    }
-}
-
-/// One request on a fresh connection.
-async fn send<B>(addr: SocketAddr, request: Request<B>) -> Answer
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    let response = sender.send_request(request).await.expect("response");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
-}
-
-async fn call(
-    addr: SocketAddr,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: impl Into<Bytes>,
-) -> Answer {
-    let mut request = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request.body(Full::new(body.into())).expect("valid request");
-    send(addr, request).await
-}
 
 async fn register(cp: &ControlPlane, events: Value) -> String {
     let answer = call(
@@ -93,28 +44,6 @@ async fn next(addr: SocketAddr) -> Answer {
         Bytes::new(),
     )
     .await
-}
-
-fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
-    answer
-        .headers
-        .get(name)
-        .map(|value| value.to_str().expect("ascii header"))
-}
-
-/// A request body fed frame by frame from the test, trailers included.
-struct ChannelBody(mpsc::UnboundedReceiver<Frame<Bytes>>);
-
-impl Body for ChannelBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        self.0.poll_recv(cx).map(|frame| frame.map(Ok))
-    }
 }
 
 #[tokio::test]
@@ -148,7 +77,9 @@ async fn register_answers_identifier_and_function_and_is_recorded() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
-    let id = header(&answer, "lambda-extension-identifier").expect("identifier header");
+    let id = answer
+        .header("lambda-extension-identifier")
+        .expect("identifier header");
     assert_eq!(id.len(), 36);
     assert_eq!(
         answer.json(),
@@ -347,15 +278,16 @@ async fn invoke_next_response_round_trip() {
     assert_eq!(delivered.status, StatusCode::OK);
     assert_eq!(delivered.body, garbage);
     assert_eq!(
-        header(&delivered, "lambda-runtime-aws-request-id"),
+        delivered.header("lambda-runtime-aws-request-id"),
         Some(invocation.request_id())
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-invoked-function-arn"),
+        delivered.header("lambda-runtime-invoked-function-arn"),
         Some("arn:aws:lambda:us-east-1:123456789012:function:test")
     );
-    assert_eq!(header(&delivered, "content-type"), Some("application/json"));
-    let deadline: u64 = header(&delivered, "lambda-runtime-deadline-ms")
+    assert_eq!(delivered.header("content-type"), Some("application/json"));
+    let deadline: u64 = delivered
+        .header("lambda-runtime-deadline-ms")
         .expect("deadline")
         .parse()
         .unwrap();
@@ -403,28 +335,28 @@ async fn invoke_options_become_headers() {
     assert_eq!(invocation.request_id(), "req-1");
     let delivered = next(cp.addr()).await;
     assert_eq!(
-        header(&delivered, "lambda-runtime-aws-request-id"),
+        delivered.header("lambda-runtime-aws-request-id"),
         Some("req-1")
     );
-    assert_eq!(header(&delivered, "lambda-runtime-deadline-ms"), None);
+    assert_eq!(delivered.header("lambda-runtime-deadline-ms"), None);
     assert_eq!(
-        header(&delivered, "lambda-runtime-trace-id"),
+        delivered.header("lambda-runtime-trace-id"),
         Some("Root=1-5e1b4151-5ac6c58f")
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-client-context"),
+        delivered.header("lambda-runtime-client-context"),
         Some(r#"{"custom":{"a":"b"}}"#)
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-cognito-identity"),
+        delivered.header("lambda-runtime-cognito-identity"),
         Some(r#"{"cognitoIdentityId":"id"}"#)
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-aws-tenant-id"),
+        delivered.header("lambda-runtime-aws-tenant-id"),
         Some("tenant-7")
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-invoked-function-arn"),
+        delivered.header("lambda-runtime-invoked-function-arn"),
         Some("arn:aws:lambda:eu-west-1:1:function:f")
     );
 }
@@ -567,7 +499,7 @@ async fn injected_next_failure_comes_first() {
     assert_eq!(failed.json()["errorType"], "ServiceException");
     let delivered = next(cp.addr()).await;
     assert_eq!(
-        header(&delivered, "lambda-runtime-aws-request-id"),
+        delivered.header("lambda-runtime-aws-request-id"),
         Some(invocation.request_id())
     );
 }
@@ -578,7 +510,8 @@ async fn streaming_response_with_prelude_chunks_and_trailers() {
     let invocation = cp.invoke("{}");
     next(cp.addr()).await;
 
-    let (frames, receiver) = mpsc::unbounded_channel();
+    // The request body, fed frame by frame from the test, trailers included.
+    let (frames, receiver) = mpsc::unbounded_channel::<Result<Frame<Bytes>, Infallible>>();
     let request = Request::builder()
         .method(Method::POST)
         .uri(format!(
@@ -595,7 +528,7 @@ async fn streaming_response_with_prelude_chunks_and_trailers() {
             "Trailer",
             "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
         )
-        .body(ChannelBody(receiver))
+        .body(ChannelBody::new(receiver))
         .unwrap();
     let addr = cp.addr();
     let post = tokio::spawn(async move { send(addr, request).await });
@@ -605,18 +538,18 @@ async fn streaming_response_with_prelude_chunks_and_trailers() {
         br#"{"statusCode":200,"headers":{"content-type":"text/event-stream"},"cookies":["a=1"]}"#;
     let mut first = prelude.to_vec();
     first.extend_from_slice(&[0; 8]);
-    frames.send(Frame::data(Bytes::from(first))).unwrap();
+    frames.send(Ok(Frame::data(Bytes::from(first)))).unwrap();
     let (_, chunk) = live.recv(WAIT).await.unwrap().expect("first chunk");
     assert!(chunk.starts_with(b"{\"statusCode\""));
 
     // Each chunk is visible before the next one is even written.
     frames
-        .send(Frame::data(Bytes::from_static(b"data: 1\n\n")))
+        .send(Ok(Frame::data(Bytes::from_static(b"data: 1\n\n"))))
         .unwrap();
     let (first_at, chunk) = live.recv(WAIT).await.unwrap().expect("second chunk");
     assert_eq!(chunk, "data: 1\n\n");
     frames
-        .send(Frame::data(Bytes::from_static(b"data: 2\n\n")))
+        .send(Ok(Frame::data(Bytes::from_static(b"data: 2\n\n"))))
         .unwrap();
     let (second_at, _) = live.recv(WAIT).await.unwrap().expect("third chunk");
     assert!(second_at >= first_at);
@@ -630,7 +563,7 @@ async fn streaming_response_with_prelude_chunks_and_trailers() {
         "Lambda-Runtime-Function-Error-Body",
         "Ym9vbQ==".parse().unwrap(),
     );
-    frames.send(Frame::trailers(trailers)).unwrap();
+    frames.send(Ok(Frame::trailers(trailers))).unwrap();
     drop(frames);
 
     let answer = post.await.unwrap();
@@ -706,11 +639,7 @@ async fn dropping_the_control_plane_ends_blocked_calls() {
     let cp = ControlPlane::start().await.unwrap();
     let addr = cp.addr();
     let blocked = tokio::spawn(async move {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(connection);
+        let mut sender = connect(addr).await;
         let request = Request::get("/2018-06-01/runtime/invocation/next")
             .body(Full::new(Bytes::new()))
             .unwrap();

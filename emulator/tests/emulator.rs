@@ -316,7 +316,7 @@ async fn a_client_that_leaves_still_gets_its_invocation_reported() {
 
 #[tokio::test]
 async fn ctrl_c_stops_the_app_before_the_extension() {
-    let mut emulator = start(EmulatorCommand::new()).await;
+    let emulator = start(EmulatorCommand::new()).await;
     emulator.wait_line("app listening").await;
     emulator.signal(Signal::Interrupt);
     let status = emulator.wait_exit().await;
@@ -335,7 +335,7 @@ async fn ctrl_c_stops_the_app_before_the_extension() {
 async fn timeouts_answer_504_and_shutdown_reaches_subscribed_extensions() {
     let stub_extension = app_script("stub_extension.py");
     let runtime = app_script("stub_runtime.py").display().to_string();
-    let mut emulator = EmulatorCommand::new()
+    let emulator = EmulatorCommand::new()
         .extension(&stub_extension)
         .args(["--timeout", "1"])
         .start(&["python3", &runtime])
@@ -374,7 +374,7 @@ async fn timeouts_answer_504_and_shutdown_reaches_subscribed_extensions() {
 
 #[tokio::test]
 async fn an_app_that_exits_ends_the_emulator_with_failure() {
-    let mut emulator = EmulatorCommand::new()
+    let emulator = EmulatorCommand::new()
         .start(&[
             "python3",
             "-c",
@@ -393,7 +393,7 @@ async fn an_app_that_exits_ends_the_emulator_with_failure() {
 
 #[tokio::test]
 async fn an_extension_that_exits_before_registering_fails_init() {
-    let mut emulator = EmulatorCommand::new()
+    let emulator = EmulatorCommand::new()
         .extension(&app_script("stub_extension.py"))
         .env("STUB_EXTENSION_MODE", "exit")
         .start(&[
@@ -413,7 +413,7 @@ async fn an_extension_that_exits_before_registering_fails_init() {
 
 #[tokio::test]
 async fn an_extension_that_never_registers_fails_init_after_the_init_timeout() {
-    let mut emulator = EmulatorCommand::new()
+    let emulator = EmulatorCommand::new()
         .extension(&app_script("stub_extension.py"))
         .env("STUB_EXTENSION_MODE", "silent")
         .args(["--init-timeout", "0.5"])
