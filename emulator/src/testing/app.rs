@@ -324,6 +324,20 @@ impl AppState {
             .map(|route| route.responder.clone())
     }
 
+    /// All of `list`, once it holds at least `count` requests.
+    async fn wait_for_count(
+        &self,
+        count: usize,
+        timeout: Duration,
+        list: impl Fn(&Records) -> &Vec<RecordedRequest>,
+    ) -> Option<Vec<RecordedRequest>> {
+        self.wait_for(timeout, |records| {
+            let list = list(records);
+            (list.len() >= count).then(|| list.clone())
+        })
+        .await
+    }
+
     async fn wait_for<R>(
         &self,
         timeout: Duration,
@@ -548,9 +562,7 @@ impl TestApp {
         timeout: Duration,
     ) -> Option<Vec<RecordedRequest>> {
         self.state
-            .wait_for(timeout, |records| {
-                (records.requests.len() >= count).then(|| records.requests.clone())
-            })
+            .wait_for_count(count, timeout, |records| &records.requests)
             .await
     }
 
@@ -574,9 +586,7 @@ impl TestApp {
         timeout: Duration,
     ) -> Option<Vec<RecordedRequest>> {
         self.state
-            .wait_for(timeout, |records| {
-                (records.probes.len() >= count).then(|| records.probes.clone())
-            })
+            .wait_for_count(count, timeout, |records| &records.probes)
             .await
     }
 }

@@ -15,11 +15,11 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
 use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
-use crate::process::{send_signal, Signal};
+use crate::process::{for_each_line, send_signal, Signal};
 
 /// Which pipe an output line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,28 +239,21 @@ async fn capture(
     echo: String,
     observed: Arc<watch::Sender<Observed>>,
 ) {
-    let mut reader = BufReader::new(pipe);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_owned();
-                // Shown by the test harness when a test fails.
-                eprintln!("{echo} {text}");
-                observed.send_modify(|observed| {
-                    observed.lines.push(LogLine {
-                        stream,
-                        text,
-                        at: Instant::now(),
-                    })
-                });
-            }
-        }
-    }
+    for_each_line(pipe, |line| {
+        let text = String::from_utf8_lossy(line)
+            .trim_end_matches(['\n', '\r'])
+            .to_owned();
+        // Shown by the test harness when a test fails.
+        eprintln!("{echo} {text}");
+        observed.send_modify(|observed| {
+            observed.lines.push(LogLine {
+                stream,
+                text,
+                at: Instant::now(),
+            })
+        });
+    })
+    .await;
     observed.send_modify(|observed| observed.open_pipes -= 1);
 }
 
