@@ -10,11 +10,14 @@ use std::future::pending;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::model::{Chunk, FunctionConfig, InvocationResult, Registration, ReportedError};
+use super::model::{
+    Chunk, ErrorOrigin, FunctionConfig, InvocationResult, Registration, ReportedError,
+};
+use super::wire::header_str;
 
 pub(crate) struct Shared {
     pub function: FunctionConfig,
@@ -100,6 +103,29 @@ impl Shared {
             }
         });
         output.expect("watch::Sender::send_modify runs its closure exactly once")
+    }
+
+    /// Records an error that a runtime or an extension reported; its type is the value of the
+    /// request's `type_header` (empty when absent).
+    pub fn record_error(
+        &self,
+        origin: ErrorOrigin,
+        extension: Option<String>,
+        type_header: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) {
+        let error = ReportedError {
+            origin,
+            extension,
+            error_type: header_str(&headers, type_header)
+                .unwrap_or_default()
+                .to_owned(),
+            body,
+            headers,
+            at: Instant::now(),
+        };
+        self.update(|state| state.reported_errors.push(error));
     }
 
     pub fn read<R>(&self, look: impl FnOnce(&State) -> R) -> R {
