@@ -91,6 +91,29 @@ pub fn function_url(method: &str, path: &str) -> HttpEvent {
     HttpEvent::new(Source::FunctionUrl, method, path)
 }
 
+/// The Function URL request the benchmarks send (`benches/`): a client at `203.0.113.7` calling
+/// the URL of API `abcdefghij` in account `123456789012` on 12 March 2024, with the headers AWS
+/// adds on the way (`host`, `x-amzn-trace-id`, `x-forwarded-*`) and `accept-encoding`, and
+/// `"body": null` when it has no body. Each benchmark adds its own client headers and body; the
+/// same calls give the same bytes, so the figures of one run compare with those of another.
+pub fn benchmark_function_url(method: &str, path: &str) -> HttpEvent {
+    function_url(method, path)
+        .account_id(ACCOUNT_ID)
+        .api_id("abcdefghij")
+        .source_ip("203.0.113.7")
+        .request_time("12/Mar/2024:19:03:58 +0000", 1_710_270_238_000)
+        .null_body()
+        .header("accept-encoding", "gzip, deflate, br")
+        .header("host", "abcdefghij.lambda-url.us-east-1.on.aws")
+        .header(
+            "x-amzn-trace-id",
+            "Root=1-65f00000-0123456789abcdef01234567",
+        )
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("x-forwarded-port", "443")
+        .header("x-forwarded-proto", "https")
+}
+
 /// ALB target group with multi-value headers off.
 pub fn alb(method: &str, path: &str) -> HttpEvent {
     HttpEvent::new(Source::Alb, method, path)
