@@ -8,14 +8,17 @@ use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use lambda_emulator::control_plane::{ErrorOrigin, Registration};
+use lambda_emulator::control_plane::ErrorOrigin;
 use lambda_emulator::ControlPlaneConfig;
 use serde_json::Value;
 use support::adapter::Stream;
 use support::app::TestAppBuilder;
+use support::logs::{assert_no_warning, assert_one_warning, level_lines, lines_with};
+use support::outcome::echo;
 use support::{
-    adapter_command, events, final_output, invoke, kill_and_collect, AdapterProcess, ControlPlane,
-    InvocationResult, Reply, TestApp, TIMEOUT,
+    adapter_command, control_plane, events, final_output, invoke, kill_and_collect, registered,
+    spawn_adapter, wait_runtime_loop, AdapterProcess, ControlPlane, InvocationResult, Reply,
+    TestApp, TIMEOUT,
 };
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
@@ -24,40 +27,6 @@ const ASYNC_INIT_BOUND: Duration = Duration::from_secs(20);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// The adapter at `cp` with `AWS_LAMBDA_RUNTIME_API` and exactly `env`, nothing else.
-fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
-    adapter_command(cp.addr())
-        .envs(env.iter().copied())
-        .spawn()
-        .expect("the adapter binary starts")
-}
-
-async fn control_plane() -> ControlPlane {
-    ControlPlane::start()
-        .await
-        .expect("the control plane listens")
-}
-
-async fn registered(cp: &ControlPlane, adapter: &AdapterProcess) -> Registration {
-    match cp.wait_registered(TIMEOUT).await {
-        Some(registration) => registration,
-        None => panic!(
-            "the adapter did not register within {TIMEOUT:?}; its output:\n{}",
-            adapter.logs()
-        ),
-    }
-}
-
-/// Waits until the runtime loop polls `invocation/next`, i.e. the app was found ready.
-async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess, within: Duration) {
-    if !cp.wait_next_outstanding(1, within).await {
-        panic!(
-            "the adapter never polled invocation/next within {within:?}; its output:\n{}",
-            adapter.logs()
-        );
-    }
-}
 
 /// Waits for `count` readiness probes, then checks that the runtime loop has not started: the
 /// adapter keeps probing, so it does not consider the app ready.
@@ -83,60 +52,13 @@ async fn assert_still_probing(
     );
 }
 
-/// The JSON echo the test app answered with, from a buffered HTTP response.
-fn echo(result: &InvocationResult) -> Value {
-    let response = result.json().expect("a buffered response");
-    assert_eq!(response["statusCode"], 200, "response: {response}");
-    serde_json::from_slice(&events::response_body(&response)).expect("the app's JSON echo")
-}
-
-/// Lines of a text-format log at `level` (`" WARN message"`, `"ERROR message"`).
-fn level_lines<'a>(logs: &'a str, level: &str) -> Vec<&'a str> {
-    logs.lines()
-        .filter(|line| line.trim_start().starts_with(&format!("{level} ")))
-        .collect()
-}
-
-fn lines_with<'a>(logs: &'a str, needle: &str) -> Vec<&'a str> {
-    logs.lines().filter(|line| line.contains(needle)).collect()
-}
-
-/// Asserts that exactly one line of the whole output is a warning, and that it contains every
-/// one of `needles`.
-fn assert_one_warning(logs: &str, needles: &[&str]) {
-    let warnings = level_lines(logs, "WARN");
-    assert_eq!(warnings.len(), 1, "expected one warning; output:\n{logs}");
-    for needle in needles {
-        assert!(
-            warnings[0].contains(needle),
-            "the warning should contain {needle:?}: {}",
-            warnings[0]
-        );
-    }
-}
-
-fn assert_no_warning(logs: &str) {
-    assert!(
-        level_lines(logs, "WARN").is_empty(),
-        "expected no warning; output:\n{logs}"
-    );
-}
-
 /// An app on a fixed port. The port may be briefly busy (another suite's app closing), so binding
 /// is retried for a bounded time.
-async fn app_on_fixed_port(port: u16, builder: impl Fn() -> TestAppBuilder) -> TestApp {
-    let give_up = Instant::now() + TIMEOUT;
-    let mut retry = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        retry.tick().await;
-        match builder().start_on(port).await {
-            Ok(app) => return app,
-            Err(err) if Instant::now() < give_up => {
-                eprintln!("127.0.0.1:{port} not free yet ({err}); retrying");
-            }
-            Err(err) => panic!("this test needs 127.0.0.1:{port}: {err}"),
-        }
-    }
+async fn app_on_fixed_port(port: u16, builder: TestAppBuilder) -> TestApp {
+    builder
+        .start_on_retrying(port, TIMEOUT)
+        .await
+        .unwrap_or_else(|err| panic!("this test needs 127.0.0.1:{port}: {err}"))
 }
 
 /// A loopback port where nothing listens.
@@ -152,10 +74,10 @@ fn dead_port() -> String {
 #[tokio::test]
 async fn cfg1_to_cfg11_defaults_with_nothing_configured() {
     // CFG-6: the default healthy set is 100-499, so a readiness answer of 404 means ready.
-    let app = app_on_fixed_port(8080, || TestApp::builder().readiness_status(404)).await;
+    let app = app_on_fixed_port(8080, TestApp::builder().readiness_status(404)).await;
     let cp = control_plane().await;
     // CFG-1: no AWS_LWA_PORT / PORT at all, so the app must be found on 8080.
-    let adapter = spawn(&cp, &[]);
+    let adapter = spawn_adapter(&cp, &[]);
     registered(&cp, &adapter).await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
 
@@ -204,7 +126,7 @@ async fn cfg1_port_is_the_fallback_without_warning_and_aws_lwa_port_wins() {
     let port = app.port().to_string();
 
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &[("PORT", &port)]);
+    let adapter = spawn_adapter(&cp, &[("PORT", &port)]);
     registered(&cp, &adapter).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/via-port")).await;
     assert_eq!(echo(&result)["path"], "/via-port");
@@ -213,7 +135,7 @@ async fn cfg1_port_is_the_fallback_without_warning_and_aws_lwa_port_wins() {
 
     let dead = dead_port();
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &[("PORT", &dead), ("AWS_LWA_PORT", &port)]);
+    let adapter = spawn_adapter(&cp, &[("PORT", &dead), ("AWS_LWA_PORT", &port)]);
     registered(&cp, &adapter).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/via-aws-lwa-port")).await;
     assert_eq!(echo(&result)["path"], "/via-aws-lwa-port");
@@ -232,7 +154,7 @@ async fn probe_host_with(env: &[(&str, &str)]) -> (String, u16, String) {
     let cp = control_plane().await;
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     registered(&cp, &adapter).await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/host")).await;
@@ -276,7 +198,7 @@ async fn readiness_port_scenario(
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &env);
+    let adapter = spawn_adapter(&cp, &env);
     registered(&cp, &adapter).await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/hello")).await;
@@ -340,7 +262,7 @@ async fn readiness_path_scenario(env: &[(&str, &str)]) -> String {
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     registered(&cp, &adapter).await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let probes = app.probes();
@@ -455,7 +377,7 @@ async fn app_with_readiness_status(
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     registered(&cp, &adapter).await;
     (app, cp, adapter)
 }
@@ -526,7 +448,7 @@ async fn async_init_scenario(env: Vec<(&'static str, &'static str)>) -> (bool, S
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend(env);
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     registered(&cp, &adapter).await;
     let started_loop = tokio::select! {
         polled = cp.wait_next_outstanding(1, ASYNC_INIT_BOUND) => polled,
@@ -595,7 +517,7 @@ async fn app_with(
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     registered(&cp, &adapter).await;
     (app, cp, adapter)
 }
@@ -748,7 +670,7 @@ async fn cfg14_runtime_api_proxy_serves_the_runtime_loop_only() {
     let lambda = control_plane().await;
     let proxy = control_plane().await;
     let proxy_addr = proxy.addr().to_string();
-    let adapter = spawn(
+    let adapter = spawn_adapter(
         &lambda,
         &[
             ("AWS_LWA_PORT", &port),
@@ -967,7 +889,7 @@ async fn assert_rejected(name: &str, value: &str) -> Duration {
     let mut env = vec![("AWS_LWA_PORT", port.as_str())];
     env.push((name, value));
     let started = Instant::now();
-    let adapter = spawn(&cp, &env);
+    let adapter = spawn_adapter(&cp, &env);
     let status = adapter.wait_exit(TIMEOUT).await.unwrap_or_else(|| {
         panic!(
             "{name}={value:?}: the adapter did not exit; output:\n{}",

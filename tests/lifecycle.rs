@@ -20,27 +20,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use support::{
-    adapter_command, events, final_output, invoke, AdapterProcess, ControlPlane, TestApp, TIMEOUT,
+    adapter_command, events, final_output, invoke, spawn_adapter, wait_runtime_loop, ControlPlane,
+    TestApp, TIMEOUT,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
-    adapter_command(cp.addr())
-        .envs(env.iter().copied())
-        .spawn()
-        .expect("the adapter binary starts")
-}
-
-async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess) {
-    if !cp.wait_next_outstanding(1, TIMEOUT).await {
-        panic!(
-            "the adapter never polled invocation/next; its output:\n{}",
-            adapter.logs()
-        );
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // LIF-1 order
@@ -52,7 +37,7 @@ async fn lif1_registers_and_parks_before_the_app_is_ready_and_polls_next_only_af
     let app = TestApp::builder().not_ready().start().await.unwrap();
     let port = app.port().to_string();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port)]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port)]);
 
     // The registration arrives, and the extension parks, while every probe still fails.
     let parked = cp
@@ -75,7 +60,7 @@ async fn lif1_registers_and_parks_before_the_app_is_ready_and_polls_next_only_af
     assert!(cp.is_parked(&parked.id));
 
     app.set_ready();
-    wait_runtime_loop(&cp, &adapter).await;
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/after-ready")).await;
     assert!(!result.is_error(), "{}", result.describe());
     assert_eq!(cp.registrations().len(), 1, "one registration");
@@ -86,7 +71,7 @@ async fn lif1_registers_and_parks_before_the_app_is_ready_and_polls_next_only_af
 async fn lif1_registers_even_while_nothing_listens_on_the_app_port() {
     let port = TestApp::reserve_port();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
     let parked = cp
         .wait_parked(TIMEOUT)
         .await
@@ -99,7 +84,7 @@ async fn lif1_registers_even_while_nothing_listens_on_the_app_port() {
         .start_on(port)
         .await
         .expect("the reserved port is still free");
-    wait_runtime_loop(&cp, &adapter).await;
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/late")).await;
     assert!(!result.is_error(), "{}", result.describe());
     assert!(app.wait_request(TIMEOUT).await.is_some());
@@ -115,7 +100,7 @@ async fn lif2_registers_as_lambda_adapter_with_no_events_then_parks() {
     let app = TestApp::start().await.unwrap();
     let port = app.port().to_string();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port)]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port)]);
 
     let registration = cp
         .wait_registered(TIMEOUT)
@@ -375,7 +360,7 @@ async fn peer_ports_of_three_invocations(env: &[(&str, &str)]) -> Vec<u16> {
         .envs(all.iter().copied())
         .spawn()
         .expect("the adapter binary starts");
-    wait_runtime_loop(&cp, &adapter).await;
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     for n in 0..3 {
         let path = format!("/req{n}");
         let result = invoke(&cp, &adapter, events::http_v2("GET", &path)).await;
@@ -429,7 +414,7 @@ async fn env_config_with(env: &[(&str, &str)]) -> Value {
     let cp = ControlPlane::start().await.unwrap();
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/context")).await;
     assert!(!result.is_error(), "{}", result.describe());
     let request = app

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 use support::{
-    adapter_command, events, invoke, kill_and_collect, AdapterProcess, ControlPlane, TestApp,
-    TIMEOUT,
+    events, invoke, kill_and_collect, log_line, registered, spawn_adapter, wait_runtime_loop,
+    ControlPlane, TestApp, TIMEOUT,
 };
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
@@ -17,38 +17,6 @@ const ASYNC_INIT_BOUND: Duration = Duration::from_secs(20);
 /// Bound for a wait that spans `n` of the adapter's 2 s progress lines.
 fn progress_bound(n: u32) -> Duration {
     Duration::from_secs(2) * n + TIMEOUT
-}
-
-fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
-    adapter_command(cp.addr())
-        .envs(env.iter().copied())
-        .spawn()
-        .expect("the adapter binary starts")
-}
-
-async fn registered(cp: &ControlPlane, adapter: &AdapterProcess) {
-    if cp.wait_registered(TIMEOUT).await.is_none() {
-        panic!("no registration; output:\n{}", adapter.logs());
-    }
-}
-
-async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess, within: Duration) {
-    if !cp.wait_next_outstanding(1, within).await {
-        panic!(
-            "the adapter never polled invocation/next within {within:?}; its output:\n{}",
-            adapter.logs()
-        );
-    }
-}
-
-async fn log_line(adapter: &AdapterProcess, needle: &str, within: Duration) -> String {
-    match adapter.wait_for_log(needle, within).await {
-        Some(line) => line,
-        None => panic!(
-            "no line containing {needle:?} within {within:?}; output:\n{}",
-            adapter.logs()
-        ),
-    }
 }
 
 // covers RDY-1
@@ -62,7 +30,7 @@ async fn rdy1_http_get_on_the_readiness_path_until_healthy() {
         .unwrap();
     let port = app.port().to_string();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(
+    let adapter = spawn_adapter(
         &cp,
         &[
             ("AWS_LWA_PORT", &port),
@@ -100,7 +68,7 @@ async fn rdy1_http_get_on_the_readiness_path_until_healthy() {
 async fn rdy1_connection_refused_is_retried_until_the_app_listens() {
     let port = TestApp::reserve_port();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
     registered(&cp, &adapter).await;
     assert!(adapter.is_running(), "a refused probe is not fatal");
     assert_eq!(cp.next_calls_total(), 0);
@@ -122,7 +90,7 @@ async fn rdy1_connection_refused_is_retried_until_the_app_listens() {
 async fn rdy2_tcp_check_is_ready_on_connect_whatever_http_says() {
     let port = TestApp::reserve_port();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(
+    let adapter = spawn_adapter(
         &cp,
         &[
             ("AWS_LWA_PORT", &port.to_string()),
@@ -154,7 +122,7 @@ async fn rdy2_tcp_check_is_ready_on_connect_whatever_http_says() {
 async fn rdy3_progress_every_2s_with_the_last_error_or_status_then_ready_once() {
     let port = TestApp::reserve_port();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
     registered(&cp, &adapter).await;
 
     // Nothing listens: the first progress line carries the connection error.
@@ -215,7 +183,7 @@ async fn rdy4_async_init_starts_the_runtime_after_9_8s_and_holds_the_first_invoc
     let port = app.port().to_string();
     let cp = ControlPlane::start().await.unwrap();
     let spawned = Instant::now();
-    let adapter = spawn(
+    let adapter = spawn_adapter(
         &cp,
         &[("AWS_LWA_PORT", &port), ("AWS_LWA_ASYNC_INIT", "true")],
     );
@@ -269,7 +237,7 @@ async fn rdy5_probes_carry_no_lambda_headers() {
         .unwrap();
     let port = app.port().to_string();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(
+    let adapter = spawn_adapter(
         &cp,
         &[
             ("AWS_LWA_PORT", &port),

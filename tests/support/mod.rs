@@ -1,7 +1,8 @@
 //! Support for the black-box tests: the real `lambda-adapter` binary between a fake Lambda control
 //! plane ([`ControlPlane`]) and a real HTTP app ([`TestApp`]), all on ephemeral 127.0.0.1 ports.
 //! The pieces come from the workspace's one test kit, `lambda_emulator::testing`; what is here is
-//! the adapter's own: its binary ([`adapter`]) and [`Harness`], which wires the three together.
+//! the adapter's own: its binary and the waits on it ([`adapter`]), [`Harness`], which wires the
+//! three together, and what the tests read from its log ([`logs`]) and its results ([`outcome`]).
 //!
 //! Test files use it with `mod support;`. Every wait takes a timeout; nothing sleeps to
 //! synchronise.
@@ -10,12 +11,17 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod adapter;
+pub mod logs;
+pub mod outcome;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use adapter::{adapter_command, AdapterProcess};
+pub use adapter::{
+    adapter_command, assert_no_panic, expect_log, final_output, kill_and_collect, log_line,
+    registered, spawn_adapter, wait_log_count, wait_runtime_loop, AdapterProcess,
+};
 pub use lambda_emulator::control_plane::{
     ControlPlane, InvocationHandle, InvocationResult, InvokeOptions, StreamedResponse,
 };
@@ -24,6 +30,13 @@ pub use lambda_emulator::testing::{BodySender, RecordedRequest, Reply, TestApp};
 
 /// The default bound for a wait in tests: generous, since it only matters when a test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A fresh control plane on an ephemeral loopback port.
+pub async fn control_plane() -> ControlPlane {
+    ControlPlane::start()
+        .await
+        .expect("the control plane listens")
+}
 
 /// Control plane + app + adapter, started together.
 pub struct Harness {
@@ -97,25 +110,4 @@ async fn result_of(invocation: &InvocationHandle, adapter: &AdapterProcess) -> I
         Ok(result) => result,
         Err(timeout) => panic!("{timeout}; adapter output:\n{}", adapter.logs()),
     }
-}
-
-/// The whole output of an adapter that has exited, once both of its pipes are closed; panics
-/// if that does not happen within [`TIMEOUT`].
-pub async fn final_output(adapter: &AdapterProcess) -> String {
-    assert!(
-        adapter.wait_output_closed(TIMEOUT).await,
-        "the adapter's output did not close within {TIMEOUT:?}; so far:\n{}",
-        adapter.logs()
-    );
-    adapter.logs()
-}
-
-/// Kills the adapter and returns its whole output, once both pipes are closed.
-pub async fn kill_and_collect(adapter: &AdapterProcess) -> String {
-    adapter.kill();
-    adapter
-        .wait_exit(TIMEOUT)
-        .await
-        .expect("the adapter exits when killed");
-    final_output(adapter).await
 }

@@ -289,6 +289,7 @@ impl BodySender {
 
 type Responder = Arc<dyn Fn(&RecordedRequest) -> Reply + Send + Sync>;
 
+#[derive(Clone)]
 struct Route {
     prefix: String,
     responder: Responder,
@@ -361,6 +362,7 @@ impl AppState {
 }
 
 /// Configures a [`TestApp`] before it listens.
+#[derive(Clone)]
 pub struct TestAppBuilder {
     routes: Vec<Route>,
     readiness_path: String,
@@ -401,6 +403,21 @@ impl TestAppBuilder {
     /// Listens on an ephemeral loopback port.
     pub async fn start(self) -> io::Result<TestApp> {
         self.start_on(0).await
+    }
+
+    /// Like [`TestAppBuilder::start_on`], retried every 20 ms for up to `timeout` while the port
+    /// is still taken (by an app that has just closed it, or another suite's app).
+    pub async fn start_on_retrying(self, port: u16, timeout: Duration) -> io::Result<TestApp> {
+        let give_up = Instant::now() + timeout;
+        loop {
+            match self.clone().start_on(port).await {
+                Err(err) if Instant::now() < give_up => {
+                    eprintln!("127.0.0.1:{port} not free yet ({err}); retrying");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                started => return started,
+            }
+        }
     }
 
     /// Listens on `port` of 127.0.0.1 (see [`TestApp::reserve_port`]).

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`process`] | a program under test as a child process: exact environment, output captured line by line (or to a log file), waits with timeouts, signals, `/proc` figures |
 //! | [`app`] | [`TestApp`], a real HTTP/1.1 app on loopback that records requests and answers as scripted |
+//! | [`raw_app`] | [`RawApp`], a hand-written HTTP/1.1 server for the faults a well-behaved app cannot produce |
 //! | [`events`] | Lambda event builders (REST, HTTP API, Function URL, ALB, SQS) |
 //! | [`bodies`] | [`ChannelBody`] (the emulator's own) and deterministic payloads |
 //! | [`client`] | a plain HTTP/1.1 client: one request per fresh connection |
@@ -22,8 +23,10 @@ pub mod client;
 pub mod events;
 pub mod ports;
 pub mod process;
+pub mod raw_app;
 
 pub use app::{BodySender, RecordedRequest, Reply, TestApp, TestAppBuilder};
 pub use bodies::ChannelBody;
 pub use events::HttpEvent;
 pub use process::{LogLine, ProcessCommand, Stream, TestProcess};
+pub use raw_app::{RawAnswer, RawApp, RawRequest};

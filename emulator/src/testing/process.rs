@@ -352,6 +352,25 @@ impl TestProcess {
             .count()
     }
 
+    /// Waits until at least `count` lines contain `needle`; `false` after `timeout`, or as soon
+    /// as the process has closed its output with fewer.
+    pub async fn wait_log_count(&self, needle: &str, count: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |observed| {
+            let seen = observed
+                .lines
+                .iter()
+                .filter(|line| line.text.contains(needle))
+                .count();
+            if seen >= count {
+                Some(true)
+            } else {
+                observed.output_closed().then_some(false)
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
     /// The first line (from the start) containing `needle`; `None` after `timeout`, or as soon
     /// as the process has closed its output without printing it.
     pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
