@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lambda_emulator::control_plane::{ControlPlane, Registration};
+use lambda_emulator::testing::{TestApp, TestAppBuilder};
 
 use super::TIMEOUT;
 
@@ -63,6 +64,48 @@ pub async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess, with
             adapter.logs()
         );
     }
+}
+
+/// Waits for `count` readiness probes, then checks that the runtime loop has not started: the
+/// adapter keeps probing, so it does not consider the app ready.
+pub async fn assert_still_probing(
+    app: &TestApp,
+    cp: &ControlPlane,
+    adapter: &AdapterProcess,
+    count: usize,
+) {
+    let probes = app.probes().len();
+    if app.wait_probes(probes + count, TIMEOUT).await.is_none() {
+        panic!(
+            "expected readiness probes to go on, saw {}; adapter output:\n{}",
+            app.probes().len(),
+            adapter.logs()
+        );
+    }
+    assert_eq!(
+        cp.next_calls_total(),
+        0,
+        "the runtime loop started although the app is not ready; adapter output:\n{}",
+        adapter.logs()
+    );
+}
+
+/// An app from `builder`, a control plane, and the adapter at both (`AWS_LWA_PORT`, then `env`),
+/// once it has registered.
+pub async fn app_and_adapter(
+    builder: TestAppBuilder,
+    env: &[(&str, &str)],
+) -> (TestApp, ControlPlane, AdapterProcess) {
+    let app = builder.start().await.expect("the test app listens");
+    let port = app.port().to_string();
+    let mut all = vec![("AWS_LWA_PORT", port.as_str())];
+    all.extend_from_slice(env);
+    let cp = ControlPlane::start()
+        .await
+        .expect("the control plane listens");
+    let adapter = spawn_adapter(&cp, &all);
+    registered(&cp, &adapter).await;
+    (app, cp, adapter)
 }
 
 /// The first output line containing `needle`; panics with the output if none comes `within`.

@@ -19,8 +19,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use adapter::{
-    adapter_command, assert_no_panic, expect_log, final_output, kill_and_collect, log_line,
-    registered, spawn_adapter, wait_log_count, wait_runtime_loop, AdapterProcess,
+    adapter_command, app_and_adapter, assert_no_panic, assert_still_probing, expect_log,
+    final_output, kill_and_collect, log_line, registered, spawn_adapter, wait_log_count,
+    wait_runtime_loop, AdapterProcess,
 };
 pub use lambda_emulator::control_plane::{
     ControlPlane, InvocationHandle, InvocationResult, InvokeOptions, StreamedResponse,
