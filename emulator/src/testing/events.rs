@@ -76,6 +76,10 @@ pub struct HttpEvent {
     request_time: Option<(String, u64)>,
 }
 
+/// The builder of every HTTP source, for a rule that holds for all of them.
+pub const HTTP_SOURCES: [fn(&str, &str) -> HttpEvent; 5] =
+    [rest_v1, http_v2, function_url, alb, alb_multi_value];
+
 /// API Gateway REST API (payload v1).
 pub fn rest_v1(method: &str, path: &str) -> HttpEvent {
     HttpEvent::new(Source::RestV1, method, path)
