@@ -201,6 +201,14 @@ impl Emulator {
         status
     }
 
+    /// Waits for the emulator to exit, asserts that it failed (status 1) and that the stderr lines
+    /// containing `needles` appear in this order.
+    pub async fn assert_exits_1_after(&self, needles: &[&str]) {
+        let status = self.wait_exit().await;
+        assert_eq!(status.code(), Some(1), "{}", self.output());
+        self.assert_order(needles);
+    }
+
     /// Asserts that the stderr lines containing `needles` appear in this order.
     pub fn assert_order(&self, needles: &[&str]) {
         let lines = self.stderr_lines();
