@@ -116,14 +116,7 @@ async fn err1_refused_connection_fails_a_pass_through_event_as_app_unreachable()
 // covers ERR-1: a POST the app may have seen is never sent twice.
 #[tokio::test]
 async fn err1_reset_before_the_response_head_fails_a_post_without_retrying_it() {
-    let raw = RawApp::start(None, |request| {
-        if request.path == "/reset" {
-            RawAnswer::Reset
-        } else {
-            RawAnswer::echo(request)
-        }
-    })
-    .await;
+    let raw = RawApp::echo_except("/reset", |_| RawAnswer::Reset).await;
     let h = harness_for_port(raw.port(), &[]).await;
     let result = h
         .invoke(events::http_v2("POST", "/reset").body("order #1"))
@@ -144,9 +137,9 @@ async fn err1_reset_before_the_response_head_fails_a_post_without_retrying_it() 
 // covers ERR-1: a GET that broke before any answer is tried once more, on a fresh connection.
 #[tokio::test]
 async fn err1_reset_before_the_response_head_retries_a_get_once_on_a_fresh_connection() {
-    let raw = RawApp::start(None, |request| {
+    let raw = RawApp::echo_except("/reset-once", |request| {
         // The first attempt is reset, later ones are served.
-        if request.path == "/reset-once" && request.connection == 1 {
+        if request.connection == 1 {
             RawAnswer::Reset
         } else {
             RawAnswer::echo(request)
@@ -311,14 +304,7 @@ async fn err1_app_restart_on_the_same_port_502_during_the_outage_then_served() {
 // content-length is a 502, never a truncated 200.
 #[tokio::test]
 async fn err1_truncated_buffered_body_gives_502_and_the_log_names_the_cause() {
-    let raw = RawApp::start(None, |request| {
-        if request.path == "/truncated" {
-            RawAnswer::truncated()
-        } else {
-            RawAnswer::echo(request)
-        }
-    })
-    .await;
+    let raw = RawApp::echo_except("/truncated", |_| RawAnswer::truncated()).await;
     let h = harness_for_port(raw.port(), &[]).await;
     let result = h.invoke(events::http_v2("GET", "/truncated")).await;
     let (status, body) = http_answer(&h, &result);
@@ -343,14 +329,7 @@ async fn err1_truncated_buffered_body_gives_502_and_the_log_names_the_cause() {
 // trailers after what did arrive.
 #[tokio::test]
 async fn str3_truncated_streaming_body_ends_with_error_trailers() {
-    let raw = RawApp::start(None, |request| {
-        if request.path == "/truncated" {
-            RawAnswer::truncated()
-        } else {
-            RawAnswer::echo(request)
-        }
-    })
-    .await;
+    let raw = RawApp::echo_except("/truncated", |_| RawAnswer::truncated()).await;
     let h = harness_for_port(raw.port(), &[("AWS_LWA_INVOKE_MODE", "response_stream")]).await;
     let result = h.invoke(events::function_url("GET", "/truncated")).await;
     let streamed = result

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 use support::{
-    events, invoke, kill_and_collect, log_line, registered, spawn_adapter, wait_runtime_loop,
-    ControlPlane, TestApp, TIMEOUT,
+    app_and_adapter, events, invoke, kill_and_collect, log_line, registered, spawn_adapter,
+    wait_runtime_loop, ControlPlane, TestApp, TIMEOUT,
 };
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
@@ -22,22 +22,12 @@ fn progress_bound(n: u32) -> Duration {
 // covers RDY-1
 #[tokio::test]
 async fn rdy1_http_get_on_the_readiness_path_until_healthy() {
-    let app = TestApp::builder()
-        .readiness_path("/ping")
-        .not_ready()
-        .start()
-        .await
-        .unwrap();
-    let port = app.port().to_string();
-    let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn_adapter(
-        &cp,
-        &[
-            ("AWS_LWA_PORT", &port),
-            ("AWS_LWA_READINESS_CHECK_PATH", "/ping"),
-        ],
-    );
-    registered(&cp, &adapter).await;
+    let (app, cp, adapter) = app_and_adapter(
+        TestApp::builder().readiness_path("/ping").not_ready(),
+        &[("AWS_LWA_READINESS_CHECK_PATH", "/ping")],
+    )
+    .await;
+    let port = app.port();
 
     // Unhealthy statuses are retried.
     let probes = app.wait_probes(5, TIMEOUT).await.expect("repeated probes");
@@ -229,22 +219,11 @@ async fn rdy4_async_init_starts_the_runtime_after_9_8s_and_holds_the_first_invoc
 // covers RDY-5
 #[tokio::test]
 async fn rdy5_probes_carry_no_lambda_headers() {
-    let app = TestApp::builder()
-        .readiness_path("/healthz")
-        .not_ready()
-        .start()
-        .await
-        .unwrap();
-    let port = app.port().to_string();
-    let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn_adapter(
-        &cp,
-        &[
-            ("AWS_LWA_PORT", &port),
-            ("AWS_LWA_READINESS_CHECK_PATH", "/healthz"),
-        ],
-    );
-    registered(&cp, &adapter).await;
+    let (app, cp, adapter) = app_and_adapter(
+        TestApp::builder().readiness_path("/healthz").not_ready(),
+        &[("AWS_LWA_READINESS_CHECK_PATH", "/healthz")],
+    )
+    .await;
     app.wait_probes(3, TIMEOUT).await.expect("probes");
     app.set_ready();
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;

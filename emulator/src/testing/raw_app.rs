@@ -104,6 +104,23 @@ impl RawApp {
         RawApp { addr, record, stop }
     }
 
+    /// Answers requests to `path` as `answer` says and every other request with
+    /// [`RawAnswer::echo`]; never closes idle connections.
+    pub async fn echo_except(
+        path: &str,
+        answer: impl Fn(&RawRequest) -> RawAnswer + Send + Sync + 'static,
+    ) -> RawApp {
+        let path = path.to_owned();
+        RawApp::start(None, move |request| {
+            if request.path == path {
+                answer(request)
+            } else {
+                RawAnswer::echo(request)
+            }
+        })
+        .await
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()
