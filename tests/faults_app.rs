@@ -7,15 +7,13 @@
 mod support;
 
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use lambda_emulator::control_plane::epoch_ms_in;
 use lambda_emulator::testing::{RawAnswer, RawApp};
 use serde_json::Value;
 use support::outcome::{assert_serves_next, error_of, http_answer};
-use support::{events, expect_log, BodySender, Harness, InvokeOptions, Reply, TestApp, TIMEOUT};
+use support::{events, expect_log, Harness, InvokeOptions, Reply, TestApp, TIMEOUT};
 use tokio::net::TcpStream;
 
 const MIB: usize = 1024 * 1024;
@@ -510,18 +508,7 @@ async fn rsp7_a_5_mib_response_passes_normally() {
 async fn lif4_a_hang_hitting_its_deadline_does_not_disturb_seven_others() {
     const WORKERS: usize = 8;
     let app = TestApp::start().await.expect("the test app listens");
-    type Held = Arc<Mutex<Vec<(BodySender, Bytes)>>>;
-    let held: Held = Arc::default();
-    let store = held.clone();
-    app.route("/held", move |request| {
-        let (reply, body) = Reply::channel(200);
-        let echo = Bytes::from(request.echo_json().to_string());
-        store
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .push((body, echo));
-        reply.header("content-type", "application/json")
-    });
+    let held = app.route_held_echo("/held");
     app.route("/hang", |_| Reply::never());
     let h = Harness::start_with_app(app, &[("AWS_LAMBDA_MAX_CONCURRENCY", "8")]).await;
 
@@ -555,16 +542,7 @@ async fn lif4_a_hang_hitting_its_deadline_does_not_disturb_seven_others() {
         "the deadline ended no other invocation"
     );
 
-    let answers: Vec<(BodySender, Bytes)> = held
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner())
-        .drain(..)
-        .collect();
-    assert_eq!(answers.len(), WORKERS - 1);
-    for (body, echo) in answers {
-        body.send(echo);
-        body.finish();
-    }
+    assert_eq!(held.release(), WORKERS - 1);
     for (index, body, invocation) in &good {
         let result = h.result_of(invocation).await;
         let (status, answer) = http_answer(&h, &result);

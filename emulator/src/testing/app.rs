@@ -269,6 +269,27 @@ impl Reply {
     }
 }
 
+/// The answers of [`TestApp::route_held_echo`] that the test has not released yet.
+#[derive(Clone, Default)]
+pub struct HeldEchoes(Arc<Mutex<Vec<(BodySender, Bytes)>>>);
+
+impl HeldEchoes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(BodySender, Bytes)>> {
+        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Sends every held answer and ends its body; returns how many there were.
+    pub fn release(&self) -> usize {
+        let answers: Vec<(BodySender, Bytes)> = self.lock().drain(..).collect();
+        let count = answers.len();
+        for (body, echo) in answers {
+            body.send(echo);
+            body.finish();
+        }
+        count
+    }
+}
+
 /// Feeds a [`Reply::channel`] body. Dropping it (or [`BodySender::finish`]) ends the body.
 pub struct BodySender(mpsc::UnboundedSender<BodyChunk>);
 
@@ -538,6 +559,20 @@ impl TestApp {
             prefix: prefix.to_owned(),
             responder: Arc::new(responder),
         });
+    }
+
+    /// Requests under `prefix` get the default echo, but only once the test releases them
+    /// ([`HeldEchoes::release`]): for invocations that must be in flight together.
+    pub fn route_held_echo(&self, prefix: &str) -> HeldEchoes {
+        let held = HeldEchoes::default();
+        let store = held.clone();
+        self.route(prefix, move |request| {
+            let (reply, body) = Reply::channel(200);
+            let echo = Bytes::from(request.echo_json().to_string());
+            store.lock().push((body, echo));
+            reply.header("content-type", "application/json")
+        });
+        held
     }
 
     /// Answers the first request under `prefix` with `reply`, later ones with `410 Gone`.

@@ -25,7 +25,7 @@ pub mod ports;
 pub mod process;
 pub mod raw_app;
 
-pub use app::{BodySender, RecordedRequest, Reply, TestApp, TestAppBuilder};
+pub use app::{BodySender, HeldEchoes, RecordedRequest, Reply, TestApp, TestAppBuilder};
 pub use bodies::ChannelBody;
 pub use events::HttpEvent;
 pub use process::{LogLine, ProcessCommand, Stream, TestProcess};
