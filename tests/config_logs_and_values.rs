@@ -219,6 +219,16 @@ async fn assert_rejected(name: &str, value: &str) -> Duration {
     ran
 }
 
+/// A test that the adapter refuses to start with `name=value` ([`assert_rejected`]).
+macro_rules! rejected {
+    ($test:ident: $name:literal = $value:literal) => {
+        #[tokio::test]
+        async fn $test() {
+            assert_rejected($name, $value).await;
+        }
+    };
+}
+
 // covers CFG-20, CFG-1
 #[tokio::test]
 async fn cfg20_port_abc_exits_non_zero_within_one_second() {
@@ -227,28 +237,19 @@ async fn cfg20_port_abc_exits_non_zero_within_one_second() {
 }
 
 // covers CFG-20, CFG-1
-#[tokio::test]
-async fn cfg20_port_70000_is_rejected() {
-    assert_rejected("AWS_LWA_PORT", "70000").await;
-}
+rejected!(cfg20_port_70000_is_rejected: "AWS_LWA_PORT" = "70000");
 
 // covers CFG-20, CFG-6
-#[tokio::test]
-async fn cfg20_healthy_status_list_with_nothing_valid_is_rejected() {
-    assert_rejected("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "abc,999").await;
-}
+rejected!(
+    cfg20_healthy_status_list_with_nothing_valid_is_rejected:
+        "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS" = "abc,999"
+);
 
 // covers CFG-20, CFG-2
-#[tokio::test]
-async fn cfg20_host_with_a_space_is_rejected() {
-    assert_rejected("AWS_LWA_HOST", "my host").await;
-}
+rejected!(cfg20_host_with_a_space_is_rejected: "AWS_LWA_HOST" = "my host");
 
 // covers CFG-20, CFG-3
-#[tokio::test]
-async fn cfg20_readiness_check_port_abc_is_rejected() {
-    assert_rejected("AWS_LWA_READINESS_CHECK_PORT", "abc").await;
-}
+rejected!(cfg20_readiness_check_port_abc_is_rejected: "AWS_LWA_READINESS_CHECK_PORT" = "abc");
 
 // covers CFG-20, CFG-11
 #[tokio::test]
@@ -286,7 +287,7 @@ async fn cfg20_readiness_protocol_grpc_warns_and_uses_http() {
 }
 
 // covers CFG-20, CFG-14
-#[tokio::test]
-async fn cfg20_runtime_api_proxy_with_a_space_is_rejected() {
-    assert_rejected("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "my proxy").await;
-}
+rejected!(
+    cfg20_runtime_api_proxy_with_a_space_is_rejected:
+        "AWS_LWA_LAMBDA_RUNTIME_API_PROXY" = "my proxy"
+);
