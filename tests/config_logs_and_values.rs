@@ -36,6 +36,18 @@ async fn logging_scenario(env: &[(&str, &str)]) -> (String, AdapterProcess) {
     (parked.id, adapter)
 }
 
+/// Every line the adapter printed went to stderr (CFG-16).
+fn assert_logs_on_stderr(adapter: &AdapterProcess) {
+    for line in adapter.log_lines() {
+        assert_eq!(
+            line.stream,
+            Stream::Stderr,
+            "logs go to stderr: {:?}",
+            line.text
+        );
+    }
+}
+
 // covers CFG-16
 #[tokio::test]
 async fn cfg16_default_is_info_text_without_timestamps() {
@@ -57,14 +69,7 @@ async fn cfg16_default_is_info_text_without_timestamps() {
         lines_with(&logs, "registered extension").is_empty(),
         "no DEBUG lines: {logs}"
     );
-    for line in adapter.log_lines() {
-        assert_eq!(
-            line.stream,
-            Stream::Stderr,
-            "logs go to stderr: {:?}",
-            line.text
-        );
-    }
+    assert_logs_on_stderr(&adapter);
 }
 
 // covers CFG-16
@@ -100,14 +105,9 @@ async fn cfg16_json_format() {
     ])
     .await;
     kill_and_collect(&adapter).await;
+    assert_logs_on_stderr(&adapter);
     let mut messages = Vec::new();
     for line in adapter.log_lines() {
-        assert_eq!(
-            line.stream,
-            Stream::Stderr,
-            "logs go to stderr: {:?}",
-            line.text
-        );
         let object: Value = serde_json::from_str(&line.text)
             .unwrap_or_else(|err| panic!("not a JSON line ({err}): {:?}", line.text));
         let level = object["level"].as_str().expect("a level field");
