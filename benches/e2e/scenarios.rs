@@ -1,5 +1,6 @@
-//! The scenarios (a)–(g) of the bench (see the table in `main.rs`): each takes its samples,
-//! alternating the subjects round by round, within its time budget, and reports its rows.
+//! The scenarios (a)–(g) of the bench (see the table in `main.rs`; SPEC IDs there): each takes
+//! its samples, alternating the subjects round by round, within its time budget, and reports its
+//! rows.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
