@@ -34,6 +34,7 @@ pub mod supervisor;
 #[cfg(all(unix, feature = "testing"))]
 #[warn(missing_docs)]
 pub mod testing;
+mod watched;
 
 pub use control_plane::{
     ControlPlane, ControlPlaneConfig, InvocationHandle, InvocationResult, InvokeOptions,

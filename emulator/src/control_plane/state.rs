@@ -18,6 +18,7 @@ use super::model::{
     Chunk, ErrorOrigin, FunctionConfig, InvocationResult, Registration, ReportedError,
 };
 use super::wire::header_str;
+use crate::watched::first_found;
 
 pub(crate) struct Shared {
     pub function: FunctionConfig,
@@ -136,22 +137,9 @@ impl Shared {
     pub async fn wait_for<R>(
         &self,
         timeout: Duration,
-        mut check: impl FnMut(&State) -> Option<R>,
+        check: impl FnMut(&State) -> Option<R>,
     ) -> Option<R> {
-        let mut changes = self.state.subscribe();
-        let mut found = None;
-        let waited = tokio::time::timeout(
-            timeout,
-            changes.wait_for(|state| {
-                found = check(state);
-                found.is_some()
-            }),
-        )
-        .await;
-        match waited {
-            Ok(Ok(_)) => found,
-            _ => None,
-        }
+        first_found(&self.state, timeout, check).await
     }
 
     /// Waits, without limit, until `take` removes something from the state. Used by the long-poll

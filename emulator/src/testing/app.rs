@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::ports::free_port;
 use crate::server::{full_body, BoxError, ChannelBody, HttpServer, ResponseBody};
+use crate::watched::first_found;
 
 /// The header the adapter puts on every forwarded request; probes never carry it (RDY-5).
 const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
@@ -363,22 +364,9 @@ impl AppState {
     async fn wait_for<R>(
         &self,
         timeout: Duration,
-        mut check: impl FnMut(&Records) -> Option<R>,
+        check: impl FnMut(&Records) -> Option<R>,
     ) -> Option<R> {
-        let mut changes = self.records.subscribe();
-        let mut found = None;
-        let waited = tokio::time::timeout(
-            timeout,
-            changes.wait_for(|records| {
-                found = check(records);
-                found.is_some()
-            }),
-        )
-        .await;
-        match waited {
-            Ok(Ok(_)) => found,
-            _ => None,
-        }
+        first_found(&self.records, timeout, check).await
     }
 }
 

@@ -20,6 +20,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
 use crate::process::{for_each_line, send_signal, Signal};
+use crate::watched::first_found;
 
 /// Which pipe an output line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -402,22 +403,9 @@ impl TestProcess {
     async fn wait_until<R>(
         &self,
         timeout: Duration,
-        mut check: impl FnMut(&Observed) -> Option<R>,
+        check: impl FnMut(&Observed) -> Option<R>,
     ) -> Option<R> {
-        let mut changes = self.observed.subscribe();
-        let mut found = None;
-        let waited = tokio::time::timeout(
-            timeout,
-            changes.wait_for(|observed| {
-                found = check(observed);
-                found.is_some()
-            }),
-        )
-        .await;
-        match waited {
-            Ok(Ok(_)) => found,
-            _ => None,
-        }
+        first_found(&self.observed, timeout, check).await
     }
 
     /// A `kB` field of `/proc/<pid>/status` while the process runs (Linux).
