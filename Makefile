@@ -25,8 +25,9 @@ fmt-check: tools
 clippy: tools
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# With the emulator's dev-only `testing` kit, so that its docs are checked too.
 doc:
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --features lambda-emulator/testing
 
 lint: fmt-check clippy doc cfn-lint actionlint
 

@@ -12,8 +12,8 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use support::events::{self, HttpEvent};
 use support::{
-    BodySender, Harness, InvocationHandle, InvocationResult, InvokeOptions, RecordedRequest, Reply,
-    TestApp, TIMEOUT,
+    Harness, InvocationHandle, InvocationResult, InvokeOptions, RecordedRequest, Reply, TestApp,
+    TIMEOUT,
 };
 use tokio::sync::watch;
 
@@ -237,38 +237,6 @@ fn assert_at_most_workers_polling(h: &Harness) {
     );
 }
 
-/// Requests the app keeps unanswered until the test releases them.
-type Held = Arc<Mutex<Vec<(BodySender, Bytes)>>>;
-
-fn route_held_echo(app: &TestApp, prefix: &str) -> Held {
-    let held: Held = Arc::default();
-    let store = held.clone();
-    app.route(prefix, move |request| {
-        let (reply, body) = Reply::channel(200);
-        let echo = Bytes::from(request.echo_json().to_string());
-        store
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .push((body, echo));
-        reply.header("content-type", "application/json")
-    });
-    held
-}
-
-fn release(held: &Held) -> usize {
-    let answers: Vec<(BodySender, Bytes)> = held
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner())
-        .drain(..)
-        .collect();
-    let count = answers.len();
-    for (body, echo) in answers {
-        body.send(echo);
-        body.finish();
-    }
-    count
-}
-
 // covers LIF-4
 #[tokio::test]
 async fn lif4_eight_next_polls_and_eight_requests_in_flight_never_more() {
@@ -282,7 +250,7 @@ async fn lif4_eight_next_polls_and_eight_requests_in_flight_never_more() {
     assert_at_most_workers_polling(&h);
 
     // 8 invocations the app holds: all 8 reach the app at the same time.
-    let held = route_held_echo(&h.app, "/held");
+    let held = h.app.route_held_echo("/held");
     let sent: Vec<Sent> = (0..WORKERS)
         .map(|index| distinct_post(&h, "/held", index))
         .collect();
@@ -297,7 +265,7 @@ async fn lif4_eight_next_polls_and_eight_requests_in_flight_never_more() {
         sent.iter().all(|one| one.handle.try_result().is_none()),
         "none was answered yet"
     );
-    assert_eq!(release(&held), WORKERS);
+    assert_eq!(held.release(), WORKERS);
     check_all(&h, &sent).await;
 
     // A burst more, with the echo answered at once.
@@ -382,7 +350,7 @@ fn assert_failed(h: &Harness, result: &InvocationResult) {
 
 async fn one_failure_among_eight(env: &[(&str, &str)], broken: Reply) {
     let app = TestApp::start().await.expect("the test app listens");
-    let held = route_held_echo(&app, "/ok");
+    let held = app.route_held_echo("/ok");
     let broken = Mutex::new(Some(broken));
     app.route("/broken", move |_| {
         broken
@@ -415,7 +383,7 @@ async fn one_failure_among_eight(env: &[(&str, &str)], broken: Reply) {
         "the failure ended no other invocation"
     );
 
-    assert_eq!(release(&held), WORKERS - 1);
+    assert_eq!(held.release(), WORKERS - 1);
     check_all(&h, &good).await;
     assert!(h.adapter.is_running(), "the adapter is still running");
     assert_at_most_workers_polling(&h);

@@ -1,21 +1,21 @@
-//! Configuration seen from outside the process (SPEC CFG-1 … CFG-16, CFG-20): the real
-//! `lambda-adapter` binary, started with exactly the variables a test gives it, between a fake
-//! Lambda control plane and a real HTTP app. Every test names the rules it covers.
+//! Configuration seen from outside the process, finding the app and waiting for it (SPEC CFG-1 …
+//! CFG-7, with their defaults and CFG-20's warning for an async-init value that means nothing):
+//! the real `lambda-adapter` binary, started with exactly the variables a test gives it, between
+//! a fake Lambda control plane and a real HTTP app. Every test names the rules it covers. The
+//! other variables: `config_invocations.rs` (CFG-8 … CFG-15), `config_logs_and_values.rs`
+//! (CFG-16, CFG-20).
 
 mod support;
 
-use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lambda_emulator::control_plane::{ErrorOrigin, Registration};
-use lambda_emulator::ControlPlaneConfig;
-use serde_json::Value;
-use support::adapter::Stream;
 use support::app::TestAppBuilder;
+use support::logs::{assert_no_warning, assert_one_warning, level_lines};
+use support::outcome::echo;
 use support::{
-    events, invoke, AdapterCommand, AdapterProcess, ControlPlane, InvocationResult, Reply, TestApp,
-    TIMEOUT,
+    app_and_adapter, assert_still_probing, control_plane, events, invoke, kill_and_collect,
+    registered, spawn_adapter, wait_runtime_loop, AdapterProcess, ControlPlane, InvocationResult,
+    Reply, TestApp, TIMEOUT,
 };
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
@@ -25,138 +25,13 @@ const ASYNC_INIT_BOUND: Duration = Duration::from_secs(20);
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// The adapter at `cp` with `AWS_LAMBDA_RUNTIME_API` and exactly `env`, nothing else.
-fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
-    AdapterCommand::new(cp.addr())
-        .envs(env.iter().copied())
-        .spawn()
-        .expect("the adapter binary starts")
-}
-
-async fn control_plane() -> ControlPlane {
-    ControlPlane::start()
-        .await
-        .expect("the control plane listens")
-}
-
-async fn registered(cp: &ControlPlane, adapter: &AdapterProcess) -> Registration {
-    match cp.wait_registered(TIMEOUT).await {
-        Some(registration) => registration,
-        None => panic!(
-            "the adapter did not register within {TIMEOUT:?}; its output:\n{}",
-            adapter.logs()
-        ),
-    }
-}
-
-/// Waits until the runtime loop polls `invocation/next`, i.e. the app was found ready.
-async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess, within: Duration) {
-    if !cp.wait_next_outstanding(1, within).await {
-        panic!(
-            "the adapter never polled invocation/next within {within:?}; its output:\n{}",
-            adapter.logs()
-        );
-    }
-}
-
-/// Waits for `count` readiness probes, then checks that the runtime loop has not started: the
-/// adapter keeps probing, so it does not consider the app ready.
-async fn assert_still_probing(
-    app: &TestApp,
-    cp: &ControlPlane,
-    adapter: &AdapterProcess,
-    count: usize,
-) {
-    let probes = app.probes().len();
-    if app.wait_probes(probes + count, TIMEOUT).await.is_none() {
-        panic!(
-            "expected readiness probes to go on, saw {}; adapter output:\n{}",
-            app.probes().len(),
-            adapter.logs()
-        );
-    }
-    assert_eq!(
-        cp.next_calls_total(),
-        0,
-        "the runtime loop started although the app is not ready; adapter output:\n{}",
-        adapter.logs()
-    );
-}
-
-/// The JSON echo the test app answered with, from a buffered HTTP response.
-fn echo(result: &InvocationResult) -> Value {
-    let response = result.json().expect("a buffered response");
-    assert_eq!(response["statusCode"], 200, "response: {response}");
-    serde_json::from_slice(&events::response_body(&response)).expect("the app's JSON echo")
-}
-
-/// Kills the adapter and returns its whole output, once both pipes are closed.
-async fn finish(adapter: &AdapterProcess) -> String {
-    adapter.kill();
-    adapter
-        .wait_exit(TIMEOUT)
-        .await
-        .expect("the adapter exits when killed");
-    drain(adapter).await
-}
-
-/// The whole output of an adapter that has exited, once both pipes are closed.
-async fn drain(adapter: &AdapterProcess) -> String {
-    // Returns `None` as soon as the process has exited and closed its output.
-    let never = adapter
-        .wait_for_log("\u{1}never printed\u{1}", TIMEOUT)
-        .await;
-    assert!(never.is_none());
-    adapter.logs()
-}
-
-/// Lines of a text-format log at `level` (`" WARN message"`, `"ERROR message"`).
-fn level_lines<'a>(logs: &'a str, level: &str) -> Vec<&'a str> {
-    logs.lines()
-        .filter(|line| line.trim_start().starts_with(&format!("{level} ")))
-        .collect()
-}
-
-fn lines_with<'a>(logs: &'a str, needle: &str) -> Vec<&'a str> {
-    logs.lines().filter(|line| line.contains(needle)).collect()
-}
-
-/// Asserts that exactly one line of the whole output is a warning, and that it contains every
-/// one of `needles`.
-fn assert_one_warning(logs: &str, needles: &[&str]) {
-    let warnings = level_lines(logs, "WARN");
-    assert_eq!(warnings.len(), 1, "expected one warning; output:\n{logs}");
-    for needle in needles {
-        assert!(
-            warnings[0].contains(needle),
-            "the warning should contain {needle:?}: {}",
-            warnings[0]
-        );
-    }
-}
-
-fn assert_no_warning(logs: &str) {
-    assert!(
-        level_lines(logs, "WARN").is_empty(),
-        "expected no warning; output:\n{logs}"
-    );
-}
-
 /// An app on a fixed port. The port may be briefly busy (another suite's app closing), so binding
 /// is retried for a bounded time.
-async fn app_on_fixed_port(port: u16, builder: impl Fn() -> TestAppBuilder) -> TestApp {
-    let give_up = Instant::now() + TIMEOUT;
-    let mut retry = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        retry.tick().await;
-        match builder().start_on(port).await {
-            Ok(app) => return app,
-            Err(err) if Instant::now() < give_up => {
-                eprintln!("127.0.0.1:{port} not free yet ({err}); retrying");
-            }
-            Err(err) => panic!("this test needs 127.0.0.1:{port}: {err}"),
-        }
-    }
+async fn app_on_fixed_port(port: u16, builder: TestAppBuilder) -> TestApp {
+    builder
+        .start_on_retrying(port, TIMEOUT)
+        .await
+        .unwrap_or_else(|err| panic!("this test needs 127.0.0.1:{port}: {err}"))
 }
 
 /// A loopback port where nothing listens.
@@ -172,10 +47,10 @@ fn dead_port() -> String {
 #[tokio::test]
 async fn cfg1_to_cfg11_defaults_with_nothing_configured() {
     // CFG-6: the default healthy set is 100-499, so a readiness answer of 404 means ready.
-    let app = app_on_fixed_port(8080, || TestApp::builder().readiness_status(404)).await;
+    let app = app_on_fixed_port(8080, TestApp::builder().readiness_status(404)).await;
     let cp = control_plane().await;
     // CFG-1: no AWS_LWA_PORT / PORT at all, so the app must be found on 8080.
-    let adapter = spawn(&cp, &[]);
+    let adapter = spawn_adapter(&cp, &[]);
     registered(&cp, &adapter).await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
 
@@ -208,7 +83,7 @@ async fn cfg1_to_cfg11_defaults_with_nothing_configured() {
     assert_eq!(request.method, http::Method::POST);
     assert_eq!(request.json(), Some(sqs));
 
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert_no_warning(&logs);
     assert!(level_lines(&logs, "ERROR").is_empty(), "{logs}");
 }
@@ -224,20 +99,20 @@ async fn cfg1_port_is_the_fallback_without_warning_and_aws_lwa_port_wins() {
     let port = app.port().to_string();
 
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &[("PORT", &port)]);
+    let adapter = spawn_adapter(&cp, &[("PORT", &port)]);
     registered(&cp, &adapter).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/via-port")).await;
     assert_eq!(echo(&result)["path"], "/via-port");
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     assert_no_warning(&logs);
 
     let dead = dead_port();
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &[("PORT", &dead), ("AWS_LWA_PORT", &port)]);
+    let adapter = spawn_adapter(&cp, &[("PORT", &dead), ("AWS_LWA_PORT", &port)]);
     registered(&cp, &adapter).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/via-aws-lwa-port")).await;
     assert_eq!(echo(&result)["path"], "/via-aws-lwa-port");
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,13 +127,13 @@ async fn probe_host_with(env: &[(&str, &str)]) -> (String, u16, String) {
     let cp = control_plane().await;
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     registered(&cp, &adapter).await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/host")).await;
     assert_eq!(echo(&result)["path"], "/host");
     let host = app.probes()[0].header("host").expect("a host header");
-    (host, app.port(), finish(&adapter).await)
+    (host, app.port(), kill_and_collect(&adapter).await)
 }
 
 // covers CFG-2
@@ -296,7 +171,7 @@ async fn readiness_port_scenario(
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &env);
+    let adapter = spawn_adapter(&cp, &env);
     registered(&cp, &adapter).await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/hello")).await;
@@ -312,7 +187,7 @@ async fn readiness_port_scenario(
     );
     assert!(health.requests().is_empty(), "invocations do not");
     assert!(app.probes().is_empty(), "no probe on the app port");
-    finish(&adapter).await
+    kill_and_collect(&adapter).await
 }
 
 // covers CFG-3
@@ -360,7 +235,7 @@ async fn readiness_path_scenario(env: &[(&str, &str)]) -> String {
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     registered(&cp, &adapter).await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let probes = app.probes();
@@ -376,7 +251,7 @@ async fn readiness_path_scenario(env: &[(&str, &str)]) -> String {
     );
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/hello")).await;
     assert_eq!(echo(&result)["path"], "/hello");
-    finish(&adapter).await
+    kill_and_collect(&adapter).await
 }
 
 // covers CFG-4
@@ -421,7 +296,7 @@ async fn cfg5_tcp_readiness_in_any_case_and_deprecated_name() {
         assert!(app.probes().is_empty(), "a TCP check sends no HTTP request");
         let result = invoke(&cp, &adapter, events::http_v2("GET", "/tcp")).await;
         assert_eq!(echo(&result)["path"], "/tcp");
-        let logs = finish(&adapter).await;
+        let logs = kill_and_collect(&adapter).await;
         if env[0].0 == "READINESS_CHECK_PROTOCOL" {
             assert_one_warning(
                 &logs,
@@ -454,7 +329,7 @@ async fn cfg5_http_readiness_by_default_and_aws_lwa_name_wins() {
         wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
         let result = invoke(&cp, &adapter, events::http_v2("GET", "/http")).await;
         assert_eq!(echo(&result)["path"], "/http");
-        assert_no_warning(&finish(&adapter).await);
+        assert_no_warning(&kill_and_collect(&adapter).await);
     }
 }
 
@@ -466,18 +341,7 @@ async fn app_with_readiness_status(
     status: u16,
     env: &[(&str, &str)],
 ) -> (TestApp, ControlPlane, AdapterProcess) {
-    let app = TestApp::builder()
-        .readiness_status(status)
-        .start()
-        .await
-        .unwrap();
-    let port = app.port().to_string();
-    let mut all = vec![("AWS_LWA_PORT", port.as_str())];
-    all.extend_from_slice(env);
-    let cp = control_plane().await;
-    let adapter = spawn(&cp, &all);
-    registered(&cp, &adapter).await;
-    (app, cp, adapter)
+    app_and_adapter(TestApp::builder().readiness_status(status), env).await
 }
 
 // covers CFG-6
@@ -493,7 +357,7 @@ async fn cfg6_healthy_status_range_keeps_a_404_app_unready_until_200() {
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/ok")).await;
     assert_eq!(echo(&result)["path"], "/ok");
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 }
 
 // covers CFG-6
@@ -507,14 +371,14 @@ async fn cfg6_healthy_status_list_of_codes_and_ranges() {
     .await;
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     assert_eq!(app.probes().len(), 1);
-    assert_no_warning(&finish(&adapter).await);
+    assert_no_warning(&kill_and_collect(&adapter).await);
 
     // 500 is unhealthy by default (100-499).
     let (app, cp, adapter) = app_with_readiness_status(500, &[]).await;
     assert_still_probing(&app, &cp, &adapter, 5).await;
     app.set_ready();
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
-    finish(&adapter).await;
+    kill_and_collect(&adapter).await;
 }
 
 // covers CFG-6
@@ -530,7 +394,7 @@ async fn cfg6_min_unhealthy_status_means_100_to_n_minus_1() {
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/ok")).await;
     assert_eq!(echo(&result)["path"], "/ok");
-    finish(&adapter).await;
+    kill_and_collect(&adapter).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -546,7 +410,7 @@ async fn async_init_scenario(env: Vec<(&'static str, &'static str)>) -> (bool, S
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend(env);
     let cp = control_plane().await;
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     registered(&cp, &adapter).await;
     let started_loop = tokio::select! {
         polled = cp.wait_next_outstanding(1, ASYNC_INIT_BOUND) => polled,
@@ -555,7 +419,7 @@ async fn async_init_scenario(env: Vec<(&'static str, &'static str)>) -> (bool, S
             cp.next_calls_total() > 0
         }
     };
-    (started_loop, finish(&adapter).await)
+    (started_loop, kill_and_collect(&adapter).await)
 }
 
 // covers CFG-7, RDY-4
@@ -595,510 +459,4 @@ async fn cfg20_async_init_yes_warns_and_keeps_the_default_false() {
         "`yes` is not `true`: init stays synchronous; output:\n{logs}"
     );
     assert_one_warning(&logs, &["AWS_LWA_ASYNC_INIT", "yes", "false"]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// CFG-8 … CFG-13: request and response options
-// ---------------------------------------------------------------------------------------------
-
-/// A ready echo app and the adapter with `env` (plus `AWS_LWA_PORT`).
-async fn echo_app_with(env: &[(&str, &str)]) -> (TestApp, ControlPlane, AdapterProcess) {
-    app_with(TestApp::builder(), env).await
-}
-
-async fn app_with(
-    builder: TestAppBuilder,
-    env: &[(&str, &str)],
-) -> (TestApp, ControlPlane, AdapterProcess) {
-    let app = builder.start().await.unwrap();
-    let port = app.port().to_string();
-    let mut all = vec![("AWS_LWA_PORT", port.as_str())];
-    all.extend_from_slice(env);
-    let cp = control_plane().await;
-    let adapter = spawn(&cp, &all);
-    registered(&cp, &adapter).await;
-    (app, cp, adapter)
-}
-
-// covers CFG-8
-#[tokio::test]
-async fn cfg8_remove_base_path_and_deprecated_name() {
-    for (env, warns) in [
-        (&[("AWS_LWA_REMOVE_BASE_PATH", "/prod")][..], false),
-        (&[("REMOVE_BASE_PATH", "/prod")][..], true),
-        (
-            &[
-                ("REMOVE_BASE_PATH", "/other"),
-                ("AWS_LWA_REMOVE_BASE_PATH", "/prod"),
-            ][..],
-            false,
-        ),
-    ] {
-        let (_app, cp, adapter) = echo_app_with(env).await;
-        let result = invoke(&cp, &adapter, events::http_v2("GET", "/prod/items")).await;
-        assert_eq!(echo(&result)["path"], "/items", "{env:?}");
-        let logs = finish(&adapter).await;
-        if warns {
-            assert_one_warning(&logs, &["REMOVE_BASE_PATH", "AWS_LWA_REMOVE_BASE_PATH"]);
-        } else {
-            assert_no_warning(&logs);
-        }
-    }
-}
-
-// covers CFG-9
-#[tokio::test]
-async fn cfg9_pass_through_path() {
-    let (app, cp, adapter) = echo_app_with(&[("AWS_LWA_PASS_THROUGH_PATH", "/sqs-in")]).await;
-    let sqs = events::sqs(&["one", "two"]);
-    let result = invoke(&cp, &adapter, sqs.to_string()).await;
-    assert!(!result.is_error(), "{}", result.describe());
-    let request = app
-        .wait_request(TIMEOUT)
-        .await
-        .expect("a forwarded request");
-    assert_eq!(request.method, http::Method::POST);
-    assert_eq!(request.path, "/sqs-in");
-    assert_eq!(request.json(), Some(sqs));
-    assert_no_warning(&finish(&adapter).await);
-}
-
-const LONG_TEXT: &str = "a text body that is long enough to be worth compressing, \
-                         a text body that is long enough to be worth compressing";
-
-fn text_app() -> TestAppBuilder {
-    TestApp::builder().route("/text", |_| Reply::text(LONG_TEXT))
-}
-
-// covers CFG-10
-#[tokio::test]
-async fn cfg10_enable_compression() {
-    let event = events::http_v2("GET", "/text").header("accept-encoding", "gzip");
-
-    let (_app, cp, adapter) = app_with(text_app(), &[("AWS_LWA_ENABLE_COMPRESSION", "true")]).await;
-    let response = invoke(&cp, &adapter, &event).await.json().unwrap();
-    assert_eq!(
-        response["headers"]["content-encoding"], "gzip",
-        "{response}"
-    );
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&events::response_body(&response)[..])
-        .read_to_string(&mut text)
-        .expect("a gzip body");
-    assert_eq!(text, LONG_TEXT);
-    assert_no_warning(&finish(&adapter).await);
-
-    // Off by default.
-    let (_app, cp, adapter) = app_with(text_app(), &[]).await;
-    let response = invoke(&cp, &adapter, &event).await.json().unwrap();
-    assert!(
-        response["headers"].get("content-encoding").is_none(),
-        "{response}"
-    );
-    assert_eq!(events::response_body(&response), LONG_TEXT.as_bytes());
-    finish(&adapter).await;
-}
-
-// covers CFG-11
-#[tokio::test]
-async fn cfg11_invoke_mode_response_stream_in_any_case() {
-    let (_app, cp, adapter) = echo_app_with(&[("AWS_LWA_INVOKE_MODE", "RESPONSE_STREAM")]).await;
-    let result = invoke(&cp, &adapter, events::function_url("GET", "/streamed")).await;
-    let streamed = result.streamed().expect("a streamed response");
-    assert_eq!(streamed.status(), Some(200));
-    let streamed_echo: Value = serde_json::from_slice(&streamed.body).expect("the echo");
-    assert_eq!(streamed_echo["path"], "/streamed");
-    assert_no_warning(&finish(&adapter).await);
-
-    let (_app, cp, adapter) = echo_app_with(&[("AWS_LWA_INVOKE_MODE", "Buffered")]).await;
-    let result = invoke(&cp, &adapter, events::function_url("GET", "/buffered")).await;
-    assert_eq!(echo(&result)["path"], "/buffered");
-    assert_no_warning(&finish(&adapter).await);
-}
-
-// covers CFG-12
-#[tokio::test]
-async fn cfg12_authorization_source() {
-    let (app, cp, adapter) = echo_app_with(&[("AWS_LWA_AUTHORIZATION_SOURCE", "X-Api-Auth")]).await;
-    let event = events::http_v2("GET", "/secure").header("x-api-auth", "Bearer abc");
-    let result = invoke(&cp, &adapter, event).await;
-    assert!(!result.is_error(), "{}", result.describe());
-    let request = app
-        .wait_request(TIMEOUT)
-        .await
-        .expect("a forwarded request");
-    assert_eq!(request.header_all("authorization"), ["Bearer abc"]);
-    assert!(
-        request.header("x-api-auth").is_none(),
-        "the value was moved"
-    );
-    assert_no_warning(&finish(&adapter).await);
-}
-
-// covers CFG-13
-#[tokio::test]
-async fn cfg13_error_status_codes() {
-    let builder = TestApp::builder()
-        .route("/s503", |_| Reply::new(503).body("app is down"))
-        .route("/s501", |_| Reply::new(501).body("not implemented"));
-    let (_app, cp, adapter) =
-        app_with(builder, &[("AWS_LWA_ERROR_STATUS_CODES", "500,502-504")]).await;
-
-    let result = invoke(&cp, &adapter, events::http_v2("GET", "/s503")).await;
-    let (_, body) = result
-        .error()
-        .expect("503 is in the set: the invocation fails");
-    assert!(body.to_string().contains("503"), "{body}");
-
-    let result = invoke(&cp, &adapter, events::http_v2("GET", "/s501")).await;
-    let response = result.json().expect("501 is not in the set: a response");
-    assert_eq!(response["statusCode"], 501);
-    finish(&adapter).await;
-}
-
-// ---------------------------------------------------------------------------------------------
-// CFG-14, CFG-15: where the Runtime and Extensions APIs are
-// ---------------------------------------------------------------------------------------------
-
-// covers CFG-14
-#[tokio::test]
-async fn cfg14_runtime_api_proxy_serves_the_runtime_loop_only() {
-    let app = TestApp::start().await.unwrap();
-    let port = app.port().to_string();
-    let lambda = control_plane().await;
-    let proxy = control_plane().await;
-    let proxy_addr = proxy.addr().to_string();
-    let adapter = spawn(
-        &lambda,
-        &[
-            ("AWS_LWA_PORT", &port),
-            ("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", &proxy_addr),
-        ],
-    );
-    let registration = registered(&lambda, &adapter).await;
-    assert!(
-        lambda
-            .wait_extension_parked(&registration.id, TIMEOUT)
-            .await
-    );
-
-    wait_runtime_loop(&proxy, &adapter, TIMEOUT).await;
-    let result = invoke(&proxy, &adapter, events::http_v2("GET", "/proxied")).await;
-    assert_eq!(echo(&result)["path"], "/proxied");
-
-    assert!(
-        proxy.registrations().is_empty(),
-        "the proxy sees no registration"
-    );
-    assert_eq!(
-        lambda.next_calls_total(),
-        0,
-        "no runtime call goes to Lambda"
-    );
-    assert!(
-        lambda.is_parked(&registration.id),
-        "the extension stays parked at Lambda"
-    );
-    assert_eq!(lambda.registrations().len(), 1);
-    finish(&adapter).await;
-}
-
-// covers CFG-15 (the only test in the suite that uses 127.0.0.1:9001)
-#[tokio::test]
-async fn cfg15_runtime_api_defaults_to_127_0_0_1_9001() {
-    let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 9001));
-    let give_up = Instant::now() + TIMEOUT;
-    let mut retry = tokio::time::interval(Duration::from_millis(50));
-    let cp = loop {
-        retry.tick().await;
-        let config = ControlPlaneConfig {
-            bind,
-            ..Default::default()
-        };
-        match ControlPlane::start_with(config).await {
-            Ok(cp) => break cp,
-            Err(err) if Instant::now() < give_up => eprintln!("{bind} not free yet: {err}"),
-            Err(err) => panic!("this test needs {bind}: {err}"),
-        }
-    };
-    let app = TestApp::start().await.unwrap();
-    let adapter = AdapterCommand::new(cp.addr())
-        .without_runtime_api()
-        .env("AWS_LWA_PORT", app.port().to_string())
-        .spawn()
-        .expect("the adapter binary starts");
-    let registration = registered(&cp, &adapter).await;
-    assert_eq!(registration.name, "lambda-adapter");
-    let result = invoke(&cp, &adapter, events::http_v2("GET", "/default-api")).await;
-    assert_eq!(echo(&result)["path"], "/default-api");
-    finish(&adapter).await;
-}
-
-// ---------------------------------------------------------------------------------------------
-// CFG-16 logging
-// ---------------------------------------------------------------------------------------------
-
-/// A ready app and the adapter with `env`; returns the extension id once it is parked and the
-/// runtime loop runs, and the whole output after one invocation.
-async fn logging_scenario(env: &[(&str, &str)]) -> (String, AdapterProcess) {
-    let (_app, cp, adapter) = echo_app_with(env).await;
-    let parked = cp
-        .wait_parked(TIMEOUT)
-        .await
-        .expect("the extension parks on event/next");
-    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
-    let result = invoke(&cp, &adapter, events::http_v2("GET", "/log")).await;
-    assert!(!result.is_error(), "{}", result.describe());
-    (parked.id, adapter)
-}
-
-// covers CFG-16
-#[tokio::test]
-async fn cfg16_default_is_info_text_without_timestamps() {
-    let (_, adapter) = logging_scenario(&[]).await;
-    let logs = finish(&adapter).await;
-    let ready = lines_with(&logs, "app is ready after");
-    assert_eq!(ready.len(), 1, "{logs}");
-    assert!(
-        ready[0].starts_with(" INFO app is ready after")
-            || ready[0].starts_with("INFO app is ready after"),
-        "text format, level first, no timestamp: {:?}",
-        ready[0]
-    );
-    assert!(
-        !logs.lines().any(|line| line.trim_start().starts_with('{')),
-        "{logs}"
-    );
-    assert!(
-        lines_with(&logs, "registered extension").is_empty(),
-        "no DEBUG lines: {logs}"
-    );
-    for line in adapter.log_lines() {
-        assert_eq!(
-            line.stream,
-            Stream::Stderr,
-            "logs go to stderr: {:?}",
-            line.text
-        );
-    }
-}
-
-// covers CFG-16
-#[tokio::test]
-async fn cfg16_lambda_log_level_debug() {
-    let (id, adapter) = logging_scenario(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]).await;
-    let logs = finish(&adapter).await;
-    let debug = lines_with(&logs, "registered extension lambda-adapter as");
-    assert_eq!(debug.len(), 1, "{logs}");
-    assert!(
-        debug[0].trim_start().starts_with("DEBUG "),
-        "{:?}",
-        debug[0]
-    );
-    assert!(debug[0].ends_with(&id), "{:?} names the id {id}", debug[0]);
-}
-
-// covers CFG-16
-#[tokio::test]
-async fn cfg16_lambda_log_level_error_hides_info() {
-    let (_, adapter) = logging_scenario(&[("AWS_LAMBDA_LOG_LEVEL", "ERROR")]).await;
-    let logs = finish(&adapter).await;
-    assert!(lines_with(&logs, "app is ready after").is_empty(), "{logs}");
-    assert!(level_lines(&logs, "INFO").is_empty(), "{logs}");
-}
-
-// covers CFG-16
-#[tokio::test]
-async fn cfg16_json_format() {
-    let (id, adapter) = logging_scenario(&[
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-        ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
-    ])
-    .await;
-    finish(&adapter).await;
-    let mut messages = Vec::new();
-    for line in adapter.log_lines() {
-        assert_eq!(
-            line.stream,
-            Stream::Stderr,
-            "logs go to stderr: {:?}",
-            line.text
-        );
-        let object: Value = serde_json::from_str(&line.text)
-            .unwrap_or_else(|err| panic!("not a JSON line ({err}): {:?}", line.text));
-        let level = object["level"].as_str().expect("a level field");
-        let message = object["message"].as_str().expect("a message field");
-        messages.push((level.to_owned(), message.to_owned()));
-    }
-    assert!(
-        messages
-            .iter()
-            .any(|(level, message)| level == "INFO" && message.starts_with("app is ready after")),
-        "{messages:?}"
-    );
-    assert!(
-        messages.iter().any(|(level, message)| level == "DEBUG"
-            && message == &format!("registered extension lambda-adapter as {id}")),
-        "{messages:?}"
-    );
-}
-
-// covers CFG-16
-#[tokio::test]
-async fn cfg16_rust_log_is_the_fallback() {
-    let (id, adapter) = logging_scenario(&[("RUST_LOG", "debug")]).await;
-    let logs = finish(&adapter).await;
-    assert_eq!(
-        lines_with(
-            &logs,
-            &format!("registered extension lambda-adapter as {id}")
-        )
-        .len(),
-        1,
-        "RUST_LOG=debug enables DEBUG: {logs}"
-    );
-
-    let (_, adapter) = logging_scenario(&[("RUST_LOG", "error")]).await;
-    let logs = finish(&adapter).await;
-    assert!(lines_with(&logs, "app is ready after").is_empty(), "{logs}");
-
-    // AWS_LAMBDA_LOG_LEVEL wins over RUST_LOG.
-    let (_, adapter) =
-        logging_scenario(&[("RUST_LOG", "debug"), ("AWS_LAMBDA_LOG_LEVEL", "INFO")]).await;
-    let logs = finish(&adapter).await;
-    assert!(
-        lines_with(&logs, "registered extension").is_empty(),
-        "{logs}"
-    );
-    assert_eq!(lines_with(&logs, "app is ready after").len(), 1, "{logs}");
-}
-
-// ---------------------------------------------------------------------------------------------
-// CFG-20: unusable and unknown values
-// ---------------------------------------------------------------------------------------------
-
-/// Starts the adapter with one unusable value; checks it exits non-zero with one error line
-/// naming the variable and value, and that the error went to the Extensions API `init/error`.
-/// Returns how long it ran.
-async fn assert_rejected(name: &str, value: &str) -> Duration {
-    let app = TestApp::start().await.unwrap();
-    let port = app.port().to_string();
-    let cp = control_plane().await;
-    let mut env = vec![("AWS_LWA_PORT", port.as_str())];
-    env.push((name, value));
-    let started = Instant::now();
-    let adapter = spawn(&cp, &env);
-    let status = adapter.wait_exit(TIMEOUT).await.unwrap_or_else(|| {
-        panic!(
-            "{name}={value:?}: the adapter did not exit; output:\n{}",
-            adapter.logs()
-        )
-    });
-    let ran = started.elapsed();
-    let logs = drain(&adapter).await;
-    assert!(
-        status.code().is_some_and(|code| code != 0),
-        "{name}={value:?}: exit status {status}; output:\n{logs}"
-    );
-
-    let naming = lines_with(&logs, name);
-    assert_eq!(naming.len(), 1, "one line names {name}; output:\n{logs}");
-    assert!(
-        naming[0].contains(value),
-        "{:?} names the value {value:?}",
-        naming[0]
-    );
-    assert!(
-        naming[0].trim_start().starts_with("ERROR "),
-        "{:?}",
-        naming[0]
-    );
-    assert_eq!(
-        level_lines(&logs, "ERROR").len(),
-        1,
-        "one error line; output:\n{logs}"
-    );
-
-    let reported = cp
-        .wait_init_error(TIMEOUT)
-        .await
-        .unwrap_or_else(|| panic!("{name}={value:?}: no init/error report; output:\n{logs}"));
-    assert_eq!(reported.origin, ErrorOrigin::ExtensionInit);
-    assert_eq!(reported.error_type, "Extension.ConfigInvalid");
-    assert!(
-        String::from_utf8_lossy(&reported.body).contains(name),
-        "the report names {name}: {:?}",
-        reported.body
-    );
-    assert_eq!(cp.next_calls_total(), 0, "no invocation is taken");
-    assert!(app.requests().is_empty() && app.probes().is_empty());
-    ran
-}
-
-// covers CFG-20, CFG-1
-#[tokio::test]
-async fn cfg20_port_abc_exits_non_zero_within_one_second() {
-    let ran = assert_rejected("AWS_LWA_PORT", "abc").await;
-    assert!(ran < Duration::from_secs(1), "exited after {ran:?}");
-}
-
-// covers CFG-20, CFG-1
-#[tokio::test]
-async fn cfg20_port_70000_is_rejected() {
-    assert_rejected("AWS_LWA_PORT", "70000").await;
-}
-
-// covers CFG-20, CFG-6
-#[tokio::test]
-async fn cfg20_healthy_status_list_with_nothing_valid_is_rejected() {
-    assert_rejected("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "abc,999").await;
-}
-
-// covers CFG-20, CFG-2
-#[tokio::test]
-async fn cfg20_host_with_a_space_is_rejected() {
-    assert_rejected("AWS_LWA_HOST", "my host").await;
-}
-
-// covers CFG-20, CFG-3
-#[tokio::test]
-async fn cfg20_readiness_check_port_abc_is_rejected() {
-    assert_rejected("AWS_LWA_READINESS_CHECK_PORT", "abc").await;
-}
-
-// covers CFG-20, CFG-11
-#[tokio::test]
-async fn cfg20_invoke_mode_streamx_warns_and_stays_buffered() {
-    let (_app, cp, adapter) = echo_app_with(&[("AWS_LWA_INVOKE_MODE", "streamx")]).await;
-    let result = invoke(&cp, &adapter, events::function_url("GET", "/buffered")).await;
-    assert!(
-        matches!(result, InvocationResult::Response { .. }),
-        "buffered: {}",
-        result.describe()
-    );
-    assert_eq!(echo(&result)["path"], "/buffered");
-    let logs = finish(&adapter).await;
-    assert_one_warning(&logs, &["AWS_LWA_INVOKE_MODE", "streamx", "buffered"]);
-    assert_eq!(lines_with(&logs, "AWS_LWA_INVOKE_MODE").len(), 1, "{logs}");
-}
-
-// covers CFG-20, CFG-5
-#[tokio::test]
-async fn cfg20_readiness_protocol_grpc_warns_and_uses_http() {
-    let (app, cp, adapter) =
-        app_answering_500(&[("AWS_LWA_READINESS_CHECK_PROTOCOL", "grpc")]).await;
-    // HTTP probes, and 500 is not healthy.
-    assert_still_probing(&app, &cp, &adapter, 3).await;
-    app.set_ready();
-    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
-    let result = invoke(&cp, &adapter, events::http_v2("GET", "/grpc")).await;
-    assert_eq!(echo(&result)["path"], "/grpc");
-    let logs = finish(&adapter).await;
-    assert_one_warning(&logs, &["AWS_LWA_READINESS_CHECK_PROTOCOL", "grpc", "http"]);
-}
-
-// covers CFG-20, CFG-14
-#[tokio::test]
-async fn cfg20_runtime_api_proxy_with_a_space_is_rejected() {
-    assert_rejected("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "my proxy").await;
 }

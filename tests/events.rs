@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use lambda_emulator::control_plane::epoch_ms_in;
 use serde_json::{json, Value};
-use support::events::{self, HttpEvent};
+use support::events;
 use support::{Harness, InvokeOptions, RecordedRequest, Reply, TestApp, TIMEOUT};
 
 /// Invokes with `event`, expects a 200 HTTP response, and returns what the app received.
@@ -268,14 +268,7 @@ async fn evt3_bodies_text_binary_and_empty() {
     let all_bytes: Vec<u8> = (0..=255).collect();
     let text = "héllo wörld\n{\"k\": [1, 2]}\r\n";
 
-    let sources: [fn(&str, &str) -> HttpEvent; 5] = [
-        events::rest_v1,
-        events::http_v2,
-        events::function_url,
-        events::alb,
-        events::alb_multi_value,
-    ];
-    for source in sources {
+    for source in events::HTTP_SOURCES {
         let req = forward(&h, source("POST", "/text").body(text)).await;
         assert_eq!(req.body_text(), text, "text body as-is");
 
@@ -291,14 +284,7 @@ async fn evt3_bodies_text_binary_and_empty() {
 #[tokio::test]
 async fn evt4_context_headers_replace_client_values_for_every_source() {
     let h = Harness::start(&[]).await;
-    let sources: [fn(&str, &str) -> HttpEvent; 5] = [
-        events::rest_v1,
-        events::http_v2,
-        events::function_url,
-        events::alb,
-        events::alb_multi_value,
-    ];
-    for (index, source) in sources.into_iter().enumerate() {
+    for (index, source) in events::HTTP_SOURCES.into_iter().enumerate() {
         let event = source("GET", "/ctx")
             .header("x-amzn-request-context", "{\"forged\":true}")
             .header("x-amzn-lambda-context", "{\"forged\":true}")

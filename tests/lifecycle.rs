@@ -19,35 +19,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
-use support::{events, invoke, AdapterCommand, AdapterProcess, ControlPlane, TestApp, TIMEOUT};
+use support::{
+    adapter_command, events, final_output, invoke, spawn_adapter, wait_runtime_loop, ControlPlane,
+    TestApp, TIMEOUT,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
-    AdapterCommand::new(cp.addr())
-        .envs(env.iter().copied())
-        .spawn()
-        .expect("the adapter binary starts")
-}
-
-async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess) {
-    if !cp.wait_next_outstanding(1, TIMEOUT).await {
-        panic!(
-            "the adapter never polled invocation/next; its output:\n{}",
-            adapter.logs()
-        );
-    }
-}
-
-/// The whole output of an adapter that has exited, once both pipes are closed.
-async fn drain(adapter: &AdapterProcess) -> String {
-    let never = adapter
-        .wait_for_log("\u{1}never printed\u{1}", TIMEOUT)
-        .await;
-    assert!(never.is_none());
-    adapter.logs()
-}
 
 // ---------------------------------------------------------------------------------------------
 // LIF-1 order
@@ -59,7 +37,7 @@ async fn lif1_registers_and_parks_before_the_app_is_ready_and_polls_next_only_af
     let app = TestApp::builder().not_ready().start().await.unwrap();
     let port = app.port().to_string();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port)]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port)]);
 
     // The registration arrives, and the extension parks, while every probe still fails.
     let parked = cp
@@ -82,7 +60,7 @@ async fn lif1_registers_and_parks_before_the_app_is_ready_and_polls_next_only_af
     assert!(cp.is_parked(&parked.id));
 
     app.set_ready();
-    wait_runtime_loop(&cp, &adapter).await;
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/after-ready")).await;
     assert!(!result.is_error(), "{}", result.describe());
     assert_eq!(cp.registrations().len(), 1, "one registration");
@@ -93,7 +71,7 @@ async fn lif1_registers_and_parks_before_the_app_is_ready_and_polls_next_only_af
 async fn lif1_registers_even_while_nothing_listens_on_the_app_port() {
     let port = TestApp::reserve_port();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
     let parked = cp
         .wait_parked(TIMEOUT)
         .await
@@ -106,7 +84,7 @@ async fn lif1_registers_even_while_nothing_listens_on_the_app_port() {
         .start_on(port)
         .await
         .expect("the reserved port is still free");
-    wait_runtime_loop(&cp, &adapter).await;
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/late")).await;
     assert!(!result.is_error(), "{}", result.describe());
     assert!(app.wait_request(TIMEOUT).await.is_some());
@@ -122,7 +100,7 @@ async fn lif2_registers_as_lambda_adapter_with_no_events_then_parks() {
     let app = TestApp::start().await.unwrap();
     let port = app.port().to_string();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port)]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port)]);
 
     let registration = cp
         .wait_registered(TIMEOUT)
@@ -180,7 +158,7 @@ async fn lif2_extension_name_is_the_executable_file_name() {
 
     let app = TestApp::start().await.unwrap();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = AdapterCommand::new(cp.addr())
+    let adapter = adapter_command(cp.addr())
         .program(&program)
         .env("AWS_LWA_PORT", app.port().to_string())
         .spawn()
@@ -200,7 +178,7 @@ async fn lif2_failed_registration_logs_why_and_exits_1() {
     // the runtime loop cannot fail first.
     let dead_api = SocketAddr::from((Ipv4Addr::LOCALHOST, TestApp::reserve_port()));
     let app_port = TestApp::reserve_port().to_string();
-    let adapter = AdapterCommand::new(dead_api)
+    let adapter = adapter_command(dead_api)
         .env("AWS_LWA_PORT", &app_port)
         .spawn()
         .expect("the adapter binary starts");
@@ -208,7 +186,7 @@ async fn lif2_failed_registration_logs_why_and_exits_1() {
         .wait_exit(TIMEOUT)
         .await
         .unwrap_or_else(|| panic!("did not exit; output:\n{}", adapter.logs()));
-    let logs = drain(&adapter).await;
+    let logs = final_output(&adapter).await;
     assert_eq!(status.code(), Some(1), "{status}; output:\n{logs}");
     let expected = format!("registration with the Extensions API at {dead_api} failed");
     let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&expected)).collect();
@@ -378,11 +356,11 @@ async fn peer_ports_of_three_invocations(env: &[(&str, &str)]) -> Vec<u16> {
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
     // Harmless without SnapStart: the shim forwards everything but restore/next.
-    let adapter = AdapterCommand::new(shim.addr)
+    let adapter = adapter_command(shim.addr)
         .envs(all.iter().copied())
         .spawn()
         .expect("the adapter binary starts");
-    wait_runtime_loop(&cp, &adapter).await;
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
     for n in 0..3 {
         let path = format!("/req{n}");
         let result = invoke(&cp, &adapter, events::http_v2("GET", &path)).await;
@@ -436,7 +414,7 @@ async fn env_config_with(env: &[(&str, &str)]) -> Value {
     let cp = ControlPlane::start().await.unwrap();
     let mut all = vec![("AWS_LWA_PORT", port.as_str())];
     all.extend_from_slice(env);
-    let adapter = spawn(&cp, &all);
+    let adapter = spawn_adapter(&cp, &all);
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/context")).await;
     assert!(!result.is_error(), "{}", result.describe());
     let request = app

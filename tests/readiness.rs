@@ -6,7 +6,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use http::Method;
-use support::{events, invoke, AdapterCommand, AdapterProcess, ControlPlane, TestApp, TIMEOUT};
+use support::{
+    app_and_adapter, events, invoke, kill_and_collect, log_line, registered, spawn_adapter,
+    wait_runtime_loop, ControlPlane, TestApp, TIMEOUT,
+};
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
 const ASYNC_INIT_BOUND: Duration = Duration::from_secs(20);
@@ -16,71 +19,15 @@ fn progress_bound(n: u32) -> Duration {
     Duration::from_secs(2) * n + TIMEOUT
 }
 
-fn spawn(cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
-    AdapterCommand::new(cp.addr())
-        .envs(env.iter().copied())
-        .spawn()
-        .expect("the adapter binary starts")
-}
-
-async fn registered(cp: &ControlPlane, adapter: &AdapterProcess) {
-    if cp.wait_registered(TIMEOUT).await.is_none() {
-        panic!("no registration; output:\n{}", adapter.logs());
-    }
-}
-
-async fn wait_runtime_loop(cp: &ControlPlane, adapter: &AdapterProcess, within: Duration) {
-    if !cp.wait_next_outstanding(1, within).await {
-        panic!(
-            "the adapter never polled invocation/next within {within:?}; its output:\n{}",
-            adapter.logs()
-        );
-    }
-}
-
-async fn log_line(adapter: &AdapterProcess, needle: &str, within: Duration) -> String {
-    match adapter.wait_for_log(needle, within).await {
-        Some(line) => line,
-        None => panic!(
-            "no line containing {needle:?} within {within:?}; output:\n{}",
-            adapter.logs()
-        ),
-    }
-}
-
-/// Kills the adapter and returns its whole output, once both pipes are closed.
-async fn finish(adapter: &AdapterProcess) -> String {
-    adapter.kill();
-    adapter
-        .wait_exit(TIMEOUT)
-        .await
-        .expect("the adapter exits when killed");
-    let never = adapter
-        .wait_for_log("\u{1}never printed\u{1}", TIMEOUT)
-        .await;
-    assert!(never.is_none());
-    adapter.logs()
-}
-
 // covers RDY-1
 #[tokio::test]
 async fn rdy1_http_get_on_the_readiness_path_until_healthy() {
-    let app = TestApp::builder()
-        .readiness_path("/ping")
-        .not_ready()
-        .start()
-        .await
-        .unwrap();
-    let port = app.port().to_string();
-    let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(
-        &cp,
-        &[
-            ("AWS_LWA_PORT", &port),
-            ("AWS_LWA_READINESS_CHECK_PATH", "/ping"),
-        ],
-    );
-    registered(&cp, &adapter).await;
+    let (app, cp, adapter) = app_and_adapter(
+        TestApp::builder().readiness_path("/ping").not_ready(),
+        &[("AWS_LWA_READINESS_CHECK_PATH", "/ping")],
+    )
+    .await;
+    let port = app.port();
 
     // Unhealthy statuses are retried.
     let probes = app.wait_probes(5, TIMEOUT).await.expect("repeated probes");
@@ -111,7 +58,7 @@ async fn rdy1_http_get_on_the_readiness_path_until_healthy() {
 async fn rdy1_connection_refused_is_retried_until_the_app_listens() {
     let port = TestApp::reserve_port();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
     registered(&cp, &adapter).await;
     assert!(adapter.is_running(), "a refused probe is not fatal");
     assert_eq!(cp.next_calls_total(), 0);
@@ -133,7 +80,7 @@ async fn rdy1_connection_refused_is_retried_until_the_app_listens() {
 async fn rdy2_tcp_check_is_ready_on_connect_whatever_http_says() {
     let port = TestApp::reserve_port();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(
+    let adapter = spawn_adapter(
         &cp,
         &[
             ("AWS_LWA_PORT", &port.to_string()),
@@ -165,7 +112,7 @@ async fn rdy2_tcp_check_is_ready_on_connect_whatever_http_says() {
 async fn rdy3_progress_every_2s_with_the_last_error_or_status_then_ready_once() {
     let port = TestApp::reserve_port();
     let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &port.to_string())]);
     registered(&cp, &adapter).await;
 
     // Nothing listens: the first progress line carries the connection error.
@@ -200,7 +147,7 @@ async fn rdy3_progress_every_2s_with_the_last_error_or_status_then_ready_once() 
     let result = invoke(&cp, &adapter, events::http_v2("GET", "/x")).await;
     assert!(!result.is_error(), "{}", result.describe());
 
-    let logs = finish(&adapter).await;
+    let logs = kill_and_collect(&adapter).await;
     let progress: Vec<&str> = logs
         .lines()
         .filter(|line| line.contains("app is not ready after"))
@@ -226,7 +173,7 @@ async fn rdy4_async_init_starts_the_runtime_after_9_8s_and_holds_the_first_invoc
     let port = app.port().to_string();
     let cp = ControlPlane::start().await.unwrap();
     let spawned = Instant::now();
-    let adapter = spawn(
+    let adapter = spawn_adapter(
         &cp,
         &[("AWS_LWA_PORT", &port), ("AWS_LWA_ASYNC_INIT", "true")],
     );
@@ -272,22 +219,11 @@ async fn rdy4_async_init_starts_the_runtime_after_9_8s_and_holds_the_first_invoc
 // covers RDY-5
 #[tokio::test]
 async fn rdy5_probes_carry_no_lambda_headers() {
-    let app = TestApp::builder()
-        .readiness_path("/healthz")
-        .not_ready()
-        .start()
-        .await
-        .unwrap();
-    let port = app.port().to_string();
-    let cp = ControlPlane::start().await.unwrap();
-    let adapter = spawn(
-        &cp,
-        &[
-            ("AWS_LWA_PORT", &port),
-            ("AWS_LWA_READINESS_CHECK_PATH", "/healthz"),
-        ],
-    );
-    registered(&cp, &adapter).await;
+    let (app, cp, adapter) = app_and_adapter(
+        TestApp::builder().readiness_path("/healthz").not_ready(),
+        &[("AWS_LWA_READINESS_CHECK_PATH", "/healthz")],
+    )
+    .await;
     app.wait_probes(3, TIMEOUT).await.expect("probes");
     app.set_ready();
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;

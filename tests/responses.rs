@@ -70,6 +70,22 @@ fn not_found(_: &RecordedRequest) -> Reply {
         .body("no such thing")
 }
 
+/// [`not_found`]'s headers in `multiValueHeaders`, every value of each kept (RSP-2).
+fn assert_not_found_multi_value_headers(response: &Value) {
+    let headers = &response["multiValueHeaders"];
+    assert_eq!(
+        headers["content-type"],
+        json!(["text/plain; charset=utf-8"]),
+        "{response}"
+    );
+    assert_eq!(headers["x-many"], json!(["1", "2"]), "{response}");
+    assert_eq!(
+        headers["set-cookie"],
+        json!(["a=1; Path=/", "b=2; HttpOnly"]),
+        "{response}"
+    );
+}
+
 async fn shape_harness() -> Harness {
     let app = TestApp::builder()
         .route("/missing", not_found)
@@ -90,20 +106,9 @@ async fn rsp1_rest_v1_response_has_multi_value_headers() {
     let h = shape_harness().await;
     let response = respond(&h, events::rest_v1("GET", "/missing")).await;
     assert_eq!(response["statusCode"], 404, "{response}");
-    let headers = &response["multiValueHeaders"];
-    assert_eq!(
-        headers["content-type"],
-        json!(["text/plain; charset=utf-8"]),
-        "{response}"
-    );
-    assert_eq!(headers["x-many"], json!(["1", "2"]), "{response}");
-    assert_eq!(
-        headers["set-cookie"],
-        json!(["a=1; Path=/", "b=2; HttpOnly"]),
-        "{response}"
-    );
+    assert_not_found_multi_value_headers(&response);
     assert!(
-        headers
+        response["multiValueHeaders"]
             .as_object()
             .expect("multiValueHeaders is an object")
             .values()
@@ -174,18 +179,7 @@ async fn rsp1_alb_response_has_status_description_and_its_header_mode() {
     let response = respond(&h, events::alb_multi_value("GET", "/missing")).await;
     assert_eq!(response["statusCode"], 404, "{response}");
     assert_eq!(response["statusDescription"], "404 Not Found", "{response}");
-    let headers = &response["multiValueHeaders"];
-    assert_eq!(
-        headers["content-type"],
-        json!(["text/plain; charset=utf-8"]),
-        "{response}"
-    );
-    assert_eq!(headers["x-many"], json!(["1", "2"]), "{response}");
-    assert_eq!(
-        headers["set-cookie"],
-        json!(["a=1; Path=/", "b=2; HttpOnly"]),
-        "{response}"
-    );
+    assert_not_found_multi_value_headers(&response);
     assert_eq!(response["body"], "no such thing");
     assert_eq!(response["isBase64Encoded"], false);
 
@@ -285,14 +279,7 @@ async fn rsp3_binary_bodies_are_base64_and_text_bodies_stay_text() {
     let h = Harness::start_with_app(app, &[]).await;
 
     // A PNG comes back base64 and decodes to the exact bytes, whatever the source.
-    let sources: [fn(&str, &str) -> HttpEvent; 5] = [
-        events::rest_v1,
-        events::http_v2,
-        events::function_url,
-        events::alb,
-        events::alb_multi_value,
-    ];
-    for source in sources {
+    for source in events::HTTP_SOURCES {
         let response = respond(
             &h,
             source("GET", "/typed").header("x-want-type", "image/png"),
@@ -409,6 +396,37 @@ fn compression_app() -> support::app::TestAppBuilder {
         })
 }
 
+/// `event` gets `/long` compressed: the content encoding in `header_map` (`headers` or
+/// `multiValueHeaders`) is `encoding`, the body is base64 and `decode` gives the text back.
+async fn assert_compressed(
+    h: &Harness,
+    event: HttpEvent,
+    (header_map, encoding): (&str, Value),
+    decode: fn(&[u8]) -> Vec<u8>,
+) {
+    let response = respond(h, event).await;
+    assert_eq!(
+        response[header_map]["content-encoding"], encoding,
+        "{response}"
+    );
+    assert_eq!(response["isBase64Encoded"], true, "{response}");
+    assert_eq!(
+        decode(&events::response_body(&response)),
+        LONG_TEXT.as_bytes()
+    );
+}
+
+/// `event` gets `/long` as the app sent it: no content encoding, the text as text.
+async fn assert_not_compressed(h: &Harness, event: HttpEvent, case: &str) {
+    let response = respond(h, event).await;
+    assert!(
+        !header_names(&response).contains(&"content-encoding".to_owned()),
+        "{case}: {response}"
+    );
+    assert_eq!(response["isBase64Encoded"], false, "{response}");
+    assert_eq!(response["body"], LONG_TEXT);
+}
+
 // covers RSP-4
 #[tokio::test]
 async fn rsp4_compression_by_accept_encoding() {
@@ -416,48 +434,27 @@ async fn rsp4_compression_by_accept_encoding() {
     let app = compression_app().start().await.expect("the app listens");
     let h = Harness::start_with_app(app, &[("AWS_LWA_ENABLE_COMPRESSION", "true")]).await;
 
-    let response = respond(
+    assert_compressed(
         &h,
         events::http_v2("GET", "/long").header("accept-encoding", "gzip"),
+        ("headers", json!("gzip")),
+        gunzip,
     )
     .await;
-    assert_eq!(
-        response["headers"]["content-encoding"], "gzip",
-        "{response}"
-    );
-    assert_eq!(response["isBase64Encoded"], true, "{response}");
-    assert_eq!(
-        gunzip(&events::response_body(&response)),
-        LONG_TEXT.as_bytes()
-    );
-
-    let response = respond(
+    assert_compressed(
         &h,
         events::function_url("GET", "/long").header("accept-encoding", "br"),
+        ("headers", json!("br")),
+        unbrotli,
     )
     .await;
-    assert_eq!(response["headers"]["content-encoding"], "br", "{response}");
-    assert_eq!(response["isBase64Encoded"], true, "{response}");
-    assert_eq!(
-        unbrotli(&events::response_body(&response)),
-        LONG_TEXT.as_bytes()
-    );
-
-    let response = respond(
+    assert_compressed(
         &h,
         events::rest_v1("GET", "/long").header("Accept-Encoding", "gzip"),
+        ("multiValueHeaders", json!(["gzip"])),
+        gunzip,
     )
     .await;
-    assert_eq!(
-        response["multiValueHeaders"]["content-encoding"],
-        json!(["gzip"]),
-        "{response}"
-    );
-    assert_eq!(response["isBase64Encoded"], true, "{response}");
-    assert_eq!(
-        gunzip(&events::response_body(&response)),
-        LONG_TEXT.as_bytes()
-    );
 
     // Not compressed: images.
     let response = respond(
@@ -505,13 +502,7 @@ async fn rsp4_compression_by_accept_encoding() {
         events::http_v2("GET", "/long"),
         events::rest_v1("GET", "/long"),
     ] {
-        let response = respond(&h, event).await;
-        assert!(
-            !header_names(&response).contains(&"content-encoding".to_owned()),
-            "{response}"
-        );
-        assert_eq!(response["isBase64Encoded"], false, "{response}");
-        assert_eq!(response["body"], LONG_TEXT);
+        assert_not_compressed(&h, event, "no accept-encoding").await;
     }
 }
 
@@ -521,17 +512,8 @@ async fn rsp4_nothing_is_compressed_when_compression_is_off() {
     let app = compression_app().start().await.expect("the app listens");
     let h = Harness::start_with_app(app, &[]).await;
     for encoding in ["gzip", "br", "gzip, deflate, br"] {
-        let response = respond(
-            &h,
-            events::http_v2("GET", "/long").header("accept-encoding", encoding),
-        )
-        .await;
-        assert!(
-            !header_names(&response).contains(&"content-encoding".to_owned()),
-            "{encoding}: {response}"
-        );
-        assert_eq!(response["isBase64Encoded"], false, "{response}");
-        assert_eq!(response["body"], LONG_TEXT);
+        let event = events::http_v2("GET", "/long").header("accept-encoding", encoding);
+        assert_not_compressed(&h, event, encoding).await;
     }
 }
 
@@ -650,14 +632,7 @@ async fn rsp6_transfer_encoding_is_not_passed_on() {
     );
     let h = Harness::start_with_app(app, &[]).await;
 
-    let sources: [fn(&str, &str) -> HttpEvent; 5] = [
-        events::rest_v1,
-        events::http_v2,
-        events::function_url,
-        events::alb,
-        events::alb_multi_value,
-    ];
-    for source in sources {
+    for source in events::HTTP_SOURCES {
         let response = respond(&h, source("GET", "/chunked")).await;
         assert_eq!(response["statusCode"], 200, "{response}");
         assert!(

@@ -4,37 +4,15 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
+use lambda_emulator::testing::client::send;
 use serde_json::{json, Value};
 use support::{events, ControlPlane, Reply, TestApp, TIMEOUT};
 use tokio::net::TcpStream;
-
-struct Answer {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Bytes,
-}
-
-async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Answer {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    let response = sender.send_request(request).await.expect("response");
-    let (parts, body) = response.into_parts();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await.expect("body").to_bytes(),
-    }
-}
 
 fn get(uri: &str) -> Request<Full<Bytes>> {
     Request::get(uri).body(Full::default()).unwrap()
@@ -226,7 +204,7 @@ async fn event_builders_render_documented_shapes() {
 #[tokio::test]
 async fn process_runner_isolates_env_and_captures_output() {
     let cp = ControlPlane::start().await.unwrap();
-    let process = support::AdapterCommand::new(cp.addr())
+    let process = support::adapter_command(cp.addr())
         .program("/bin/sh")
         .arg("-c")
         .arg(r#"echo "api=$AWS_LAMBDA_RUNTIME_API port=$AWS_LWA_PORT home=${HOME:-unset}"; echo oops >&2; exit 3"#)
@@ -251,7 +229,7 @@ async fn process_runner_isolates_env_and_captures_output() {
 #[tokio::test]
 async fn process_runner_signals_and_measures() {
     let cp = ControlPlane::start().await.unwrap();
-    let process = support::AdapterCommand::new(cp.addr())
+    let process = support::adapter_command(cp.addr())
         .program("/bin/sh")
         .arg("-c")
         .arg("trap 'kill $!; echo got TERM; exit 0' TERM; echo ready; sleep 30 & wait")
@@ -267,7 +245,7 @@ async fn process_runner_signals_and_measures() {
     assert!(process.wait_for_log("got TERM", TIMEOUT).await.is_some());
     assert!(process.wait_exit(TIMEOUT).await.expect("exited").success());
 
-    let long_running = support::AdapterCommand::new(cp.addr())
+    let long_running = support::adapter_command(cp.addr())
         .program("/bin/sh")
         .arg("-c")
         .arg("echo up; exec sleep 30")

@@ -8,6 +8,9 @@
 //! command line, [`supervisor`] starts and stops the extension and the app in Lambda's order
 //! (through [`process`]), and [`front_door`] turns plain HTTP requests into events of a chosen
 //! source and the function's results back into HTTP responses.
+//!
+//! With the `testing` feature (for tests and benches only), `testing` is the workspace's one kit
+//! of test helpers: process runner, test app, event builders, HTTP client, ports.
 
 /// Prints one of the emulator's own lines to stderr, behind `[emulator] ` (a closed stderr loses
 /// the line instead of panicking as `eprintln!` would).
@@ -28,6 +31,10 @@ pub mod process;
 pub mod server;
 #[cfg(unix)]
 pub mod supervisor;
+#[cfg(all(unix, feature = "testing"))]
+#[warn(missing_docs)]
+pub mod testing;
+mod watched;
 
 pub use control_plane::{
     ControlPlane, ControlPlaneConfig, InvocationHandle, InvocationResult, InvokeOptions,

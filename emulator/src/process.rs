@@ -203,26 +203,33 @@ async fn pass_through(
     sink: Sink,
     open_pipes: watch::Sender<usize>,
 ) {
+    for_each_line(reader, |line| {
+        let mut out = Vec::with_capacity(prefix.len() + line.len() + 1);
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(line);
+        if !line.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        // Output that cannot be written (a closed terminal) is dropped, never fatal.
+        let _ = match sink {
+            Sink::Stdout => io::stdout().lock().write_all(&out),
+            Sink::Stderr => io::stderr().lock().write_all(&out),
+        };
+    })
+    .await;
+    open_pipes.send_modify(|open| *open = open.saturating_sub(1));
+}
+
+/// Calls `on_line` with each line of `reader` (with its `\n`, if it has one) until the end of
+/// the stream or a read error. Lines are bytes: a child's output need not be UTF-8.
+pub async fn for_each_line(reader: impl AsyncRead + Unpin, mut on_line: impl FnMut(&[u8])) {
     let mut reader = BufReader::new(reader);
     let mut line = Vec::new();
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let mut out = Vec::with_capacity(prefix.len() + line.len() + 1);
-                out.extend_from_slice(prefix.as_bytes());
-                out.extend_from_slice(&line);
-                if !line.ends_with(b"\n") {
-                    out.push(b'\n');
-                }
-                // Output that cannot be written (a closed terminal) is dropped, never fatal.
-                let _ = match sink {
-                    Sink::Stdout => io::stdout().lock().write_all(&out),
-                    Sink::Stderr => io::stderr().lock().write_all(&out),
-                };
-            }
+            Ok(_) => on_line(&line),
         }
     }
-    open_pipes.send_modify(|open| *open = open.saturating_sub(1));
 }

@@ -1,78 +1,64 @@
 //! The control plane against a plain HTTP/1.1 client: each test pins one rule of the Runtime or
 //! Extensions API wire protocol (PROTOCOL.md).
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Frame};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
+use hyper::body::Frame;
 use lambda_emulator::control_plane::{
     ControlPlane, ErrorOrigin, InvocationResult, InvokeOptions, MAX_BUFFERED_RESPONSE_BYTES,
 };
+use lambda_emulator::testing::client::{call, connect, send, Answer};
+use lambda_emulator::testing::ChannelBody;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(5);
+const REGISTER_PATH: &str = "/2020-01-01/extension/register";
+const EVENT_NEXT_PATH: &str = "/2020-01-01/extension/event/next";
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("control plane answers JSON")
-    }
-}
-
-/// One request on a fresh connection.
-async fn send<B>(addr: SocketAddr, request: Request<B>) -> Answer
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    let response = sender.send_request(request).await.expect("response");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
-}
-
-async fn call(
-    addr: SocketAddr,
-    method: Method,
+/// `POST path` with `headers` and `body`.
+async fn post(
+    cp: &ControlPlane,
     path: &str,
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Answer {
-    let mut request = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request.body(Full::new(body.into())).expect("valid request");
-    send(addr, request).await
+    call(cp.addr(), Method::POST, path, headers, body).await
+}
+
+/// `POST /2020-01-01/extension/register` with `headers` and `body`.
+async fn post_register(
+    cp: &ControlPlane,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Answer {
+    post(cp, REGISTER_PATH, headers, body).await
+}
+
+/// `GET /2020-01-01/extension/event/next` with `headers`.
+async fn get_event_next(addr: SocketAddr, headers: &[(&str, &str)]) -> Answer {
+    call(addr, Method::GET, EVENT_NEXT_PATH, headers, Bytes::new()).await
+}
+
+/// `/2018-06-01/runtime/invocation/{id}/{what}` (`response` or `error`).
+fn invocation_path(id: &str, what: &str) -> String {
+    format!("/2018-06-01/runtime/invocation/{id}/{what}")
+}
+
+/// `answer` is `status` with this `errorType` in its JSON body.
+fn assert_refused(answer: &Answer, status: StatusCode, error_type: &str) {
+    assert_eq!(answer.status, status);
+    assert_eq!(answer.json()["errorType"], error_type);
 }
 
 async fn register(cp: &ControlPlane, events: Value) -> String {
-    let answer = call(
-        cp.addr(),
-        Method::POST,
-        "/2020-01-01/extension/register",
+    let answer = post_register(
+        cp,
         &[("Lambda-Extension-Name", "lambda-adapter")],
         json!({ "events": events }).to_string(),
     )
@@ -95,51 +81,23 @@ async fn next(addr: SocketAddr) -> Answer {
     .await
 }
 
-fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
-    answer
-        .headers
-        .get(name)
-        .map(|value| value.to_str().expect("ascii header"))
-}
-
-/// A request body fed frame by frame from the test, trailers included.
-struct ChannelBody(mpsc::UnboundedReceiver<Frame<Bytes>>);
-
-impl Body for ChannelBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        self.0.poll_recv(cx).map(|frame| frame.map(Ok))
-    }
-}
-
 #[tokio::test]
 async fn register_without_name_is_forbidden() {
     let cp = ControlPlane::start().await.unwrap();
-    let answer = call(
-        cp.addr(),
-        Method::POST,
-        "/2020-01-01/extension/register",
-        &[],
-        r#"{"events":[]}"#,
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::FORBIDDEN);
-    assert_eq!(answer.json()["errorType"], "Extension.InvalidExtensionName");
+    let answer = post_register(&cp, &[], r#"{"events":[]}"#).await;
+    assert_refused(
+        &answer,
+        StatusCode::FORBIDDEN,
+        "Extension.InvalidExtensionName",
+    );
     assert!(cp.registrations().is_empty());
 }
 
 #[tokio::test]
 async fn register_answers_identifier_and_function_and_is_recorded() {
     let cp = ControlPlane::start().await.unwrap();
-    let answer = call(
-        cp.addr(),
-        Method::POST,
-        "/2020-01-01/extension/register",
+    let answer = post_register(
+        &cp,
         &[
             ("Lambda-Extension-Name", "lambda-adapter"),
             ("Lambda-Extension-Accept-Feature", "accountId"),
@@ -148,7 +106,9 @@ async fn register_answers_identifier_and_function_and_is_recorded() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
-    let id = header(&answer, "lambda-extension-identifier").expect("identifier header");
+    let id = answer
+        .header("lambda-extension-identifier")
+        .expect("identifier header");
     assert_eq!(id.len(), 36);
     assert_eq!(
         answer.json(),
@@ -168,30 +128,19 @@ async fn register_answers_identifier_and_function_and_is_recorded() {
 #[tokio::test]
 async fn account_id_only_when_asked() {
     let cp = ControlPlane::start().await.unwrap();
-    let answer = call(
-        cp.addr(),
-        Method::POST,
-        "/2020-01-01/extension/register",
-        &[("Lambda-Extension-Name", "x")],
-        r#"{"events":[]}"#,
-    )
-    .await;
+    let answer = post_register(&cp, &[("Lambda-Extension-Name", "x")], r#"{"events":[]}"#).await;
     assert!(answer.json().get("accountId").is_none());
 }
 
 #[tokio::test]
 async fn event_next_with_unknown_id_is_forbidden() {
     let cp = ControlPlane::start().await.unwrap();
-    let answer = call(
-        cp.addr(),
-        Method::GET,
-        "/2020-01-01/extension/event/next",
-        &[("Lambda-Extension-Identifier", "nope")],
-        Bytes::new(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::FORBIDDEN);
-    assert_eq!(answer.json()["errorType"], "Extension.InvalidExtensionId");
+    let answer = get_event_next(cp.addr(), &[("Lambda-Extension-Identifier", "nope")]).await;
+    assert_refused(
+        &answer,
+        StatusCode::FORBIDDEN,
+        "Extension.InvalidExtensionId",
+    );
 }
 
 #[tokio::test]
@@ -201,16 +150,9 @@ async fn event_next_returns_shutdown_only_to_subscribers() {
     let bystander = register(&cp, json!([])).await;
     let park = |id: String| {
         let addr = cp.addr();
-        tokio::spawn(async move {
-            call(
-                addr,
-                Method::GET,
-                "/2020-01-01/extension/event/next",
-                &[("Lambda-Extension-Identifier", &id)],
-                Bytes::new(),
-            )
-            .await
-        })
+        tokio::spawn(
+            async move { get_event_next(addr, &[("Lambda-Extension-Identifier", &id)]).await },
+        )
     };
     let mut subscribed_call = park(subscriber.clone());
     let mut bystander_call = park(bystander.clone());
@@ -250,14 +192,7 @@ async fn invoke_subscribers_get_invoke_events() {
             ..Default::default()
         },
     );
-    let answer = call(
-        cp.addr(),
-        Method::GET,
-        "/2020-01-01/extension/event/next",
-        &[("Lambda-Extension-Identifier", &id)],
-        Bytes::new(),
-    )
-    .await;
+    let answer = get_event_next(cp.addr(), &[("Lambda-Extension-Identifier", &id)]).await;
     let event = answer.json();
     assert_eq!(event["eventType"], "INVOKE");
     assert_eq!(event["requestId"], invocation.request_id());
@@ -272,9 +207,8 @@ async fn invoke_subscribers_get_invoke_events() {
 async fn extension_error_reports_are_recorded() {
     let cp = ControlPlane::start().await.unwrap();
     let id = register(&cp, json!([])).await;
-    let answer = call(
-        cp.addr(),
-        Method::POST,
+    let answer = post(
+        &cp,
         "/2020-01-01/extension/init/error",
         &[
             ("Lambda-Extension-Identifier", &id),
@@ -293,9 +227,8 @@ async fn extension_error_reports_are_recorded() {
     assert_eq!(error.error_type, "Extension.ConfigInvalid");
     assert_eq!(error.json().unwrap()["errorMessage"], "AWS_LWA_PORT=abc");
 
-    let answer = call(
-        cp.addr(),
-        Method::POST,
+    let answer = post(
+        &cp,
         "/2020-01-01/extension/exit/error",
         &[
             ("Lambda-Extension-Identifier", &id),
@@ -309,9 +242,8 @@ async fn extension_error_reports_are_recorded() {
     assert_eq!(error.error_type, "Extension.Crash");
     assert_eq!(cp.reported_errors().len(), 2);
 
-    let unknown = call(
-        cp.addr(),
-        Method::POST,
+    let unknown = post(
+        &cp,
         "/2020-01-01/extension/init/error",
         &[("Lambda-Extension-Identifier", "nope")],
         "{}",
@@ -323,9 +255,8 @@ async fn extension_error_reports_are_recorded() {
 #[tokio::test]
 async fn runtime_init_error_is_recorded() {
     let cp = ControlPlane::start().await.unwrap();
-    let answer = call(
-        cp.addr(),
-        Method::POST,
+    let answer = post(
+        &cp,
         "/2018-06-01/runtime/init/error",
         &[("Lambda-Runtime-Function-Error-Type", "Runtime.Broken")],
         r#"{"errorType":"Runtime.Broken","errorMessage":"no"}"#,
@@ -347,15 +278,16 @@ async fn invoke_next_response_round_trip() {
     assert_eq!(delivered.status, StatusCode::OK);
     assert_eq!(delivered.body, garbage);
     assert_eq!(
-        header(&delivered, "lambda-runtime-aws-request-id"),
+        delivered.header("lambda-runtime-aws-request-id"),
         Some(invocation.request_id())
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-invoked-function-arn"),
+        delivered.header("lambda-runtime-invoked-function-arn"),
         Some("arn:aws:lambda:us-east-1:123456789012:function:test")
     );
-    assert_eq!(header(&delivered, "content-type"), Some("application/json"));
-    let deadline: u64 = header(&delivered, "lambda-runtime-deadline-ms")
+    assert_eq!(delivered.header("content-type"), Some("application/json"));
+    let deadline: u64 = delivered
+        .header("lambda-runtime-deadline-ms")
         .expect("deadline")
         .parse()
         .unwrap();
@@ -370,18 +302,14 @@ async fn invoke_next_response_round_trip() {
     }
     invocation.wait_delivered(WAIT).await.expect("delivered");
 
-    let path = format!(
-        "/2018-06-01/runtime/invocation/{}/response",
-        invocation.request_id()
-    );
-    let answer = call(cp.addr(), Method::POST, &path, &[], r#"{"statusCode":200}"#).await;
+    let path = invocation_path(invocation.request_id(), "response");
+    let answer = post(&cp, &path, &[], r#"{"statusCode":200}"#).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED);
     let result = invocation.result(WAIT).await.unwrap();
     assert_eq!(result.json().unwrap(), json!({"statusCode": 200}));
 
-    let again = call(cp.addr(), Method::POST, &path, &[], "{}").await;
-    assert_eq!(again.status, StatusCode::BAD_REQUEST);
-    assert_eq!(again.json()["errorType"], "InvalidRequestID");
+    let again = post(&cp, &path, &[], "{}").await;
+    assert_refused(&again, StatusCode::BAD_REQUEST, "InvalidRequestID");
 }
 
 #[tokio::test]
@@ -403,28 +331,28 @@ async fn invoke_options_become_headers() {
     assert_eq!(invocation.request_id(), "req-1");
     let delivered = next(cp.addr()).await;
     assert_eq!(
-        header(&delivered, "lambda-runtime-aws-request-id"),
+        delivered.header("lambda-runtime-aws-request-id"),
         Some("req-1")
     );
-    assert_eq!(header(&delivered, "lambda-runtime-deadline-ms"), None);
+    assert_eq!(delivered.header("lambda-runtime-deadline-ms"), None);
     assert_eq!(
-        header(&delivered, "lambda-runtime-trace-id"),
+        delivered.header("lambda-runtime-trace-id"),
         Some("Root=1-5e1b4151-5ac6c58f")
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-client-context"),
+        delivered.header("lambda-runtime-client-context"),
         Some(r#"{"custom":{"a":"b"}}"#)
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-cognito-identity"),
+        delivered.header("lambda-runtime-cognito-identity"),
         Some(r#"{"cognitoIdentityId":"id"}"#)
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-aws-tenant-id"),
+        delivered.header("lambda-runtime-aws-tenant-id"),
         Some("tenant-7")
     );
     assert_eq!(
-        header(&delivered, "lambda-runtime-invoked-function-arn"),
+        delivered.header("lambda-runtime-invoked-function-arn"),
         Some("arn:aws:lambda:eu-west-1:1:function:f")
     );
 }
@@ -432,25 +360,19 @@ async fn invoke_options_become_headers() {
 #[tokio::test]
 async fn response_to_unknown_or_undelivered_id_is_400() {
     let cp = ControlPlane::start().await.unwrap();
-    let unknown = call(
-        cp.addr(),
-        Method::POST,
+    let unknown = post(
+        &cp,
         "/2018-06-01/runtime/invocation/nope/response",
         &[],
         "{}",
     )
     .await;
-    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    assert_eq!(unknown.json()["errorType"], "InvalidRequestID");
+    assert_refused(&unknown, StatusCode::BAD_REQUEST, "InvalidRequestID");
 
     let queued = cp.invoke("{}");
-    let early = call(
-        cp.addr(),
-        Method::POST,
-        &format!(
-            "/2018-06-01/runtime/invocation/{}/error",
-            queued.request_id()
-        ),
+    let early = post(
+        &cp,
+        &invocation_path(queued.request_id(), "error"),
         &[],
         "{}",
     )
@@ -463,13 +385,9 @@ async fn error_round_trip() {
     let cp = ControlPlane::start().await.unwrap();
     let invocation = cp.invoke("{}");
     next(cp.addr()).await;
-    let answer = call(
-        cp.addr(),
-        Method::POST,
-        &format!(
-            "/2018-06-01/runtime/invocation/{}/error",
-            invocation.request_id()
-        ),
+    let answer = post(
+        &cp,
+        &invocation_path(invocation.request_id(), "error"),
         &[(
             "Lambda-Runtime-Function-Error-Type",
             "Adapter.AppUnreachable",
@@ -490,20 +408,13 @@ async fn buffered_response_over_6_mb_is_413() {
     let cp = ControlPlane::start().await.unwrap();
     let invocation = cp.invoke("{}");
     next(cp.addr()).await;
-    let path = format!(
-        "/2018-06-01/runtime/invocation/{}/response",
-        invocation.request_id()
+    let path = invocation_path(invocation.request_id(), "response");
+    let answer = post(&cp, &path, &[], vec![b'x'; 7 * 1024 * 1024]).await;
+    assert_refused(
+        &answer,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
     );
-    let answer = call(
-        cp.addr(),
-        Method::POST,
-        &path,
-        &[],
-        vec![b'x'; 7 * 1024 * 1024],
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(answer.json()["errorType"], "RequestEntityTooLarge");
     match invocation.result(WAIT).await.unwrap() {
         InvocationResult::Rejected {
             status, received, ..
@@ -520,12 +431,9 @@ async fn buffered_response_of_exactly_6_mb_is_accepted() {
     let cp = ControlPlane::start().await.unwrap();
     let invocation = cp.invoke("{}");
     next(cp.addr()).await;
-    let path = format!(
-        "/2018-06-01/runtime/invocation/{}/response",
-        invocation.request_id()
-    );
+    let path = invocation_path(invocation.request_id(), "response");
     let body = vec![b'x'; MAX_BUFFERED_RESPONSE_BYTES];
-    let answer = call(cp.addr(), Method::POST, &path, &[], body).await;
+    let answer = post(&cp, &path, &[], body).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED);
     let result = invocation.result(WAIT).await.unwrap();
     assert_eq!(
@@ -545,11 +453,8 @@ async fn injected_rejection_refuses_the_response() {
         },
     );
     next(cp.addr()).await;
-    let path = format!(
-        "/2018-06-01/runtime/invocation/{}/response",
-        invocation.request_id()
-    );
-    let answer = call(cp.addr(), Method::POST, &path, &[], "{}").await;
+    let path = invocation_path(invocation.request_id(), "response");
+    let answer = post(&cp, &path, &[], "{}").await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(matches!(
         invocation.result(WAIT).await.unwrap(),
@@ -563,11 +468,14 @@ async fn injected_next_failure_comes_first() {
     cp.inject_next_failure(500, r#"{"errorType":"ServiceException"}"#);
     let invocation = cp.invoke("{}");
     let failed = next(cp.addr()).await;
-    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(failed.json()["errorType"], "ServiceException");
+    assert_refused(
+        &failed,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "ServiceException",
+    );
     let delivered = next(cp.addr()).await;
     assert_eq!(
-        header(&delivered, "lambda-runtime-aws-request-id"),
+        delivered.header("lambda-runtime-aws-request-id"),
         Some(invocation.request_id())
     );
 }
@@ -578,13 +486,11 @@ async fn streaming_response_with_prelude_chunks_and_trailers() {
     let invocation = cp.invoke("{}");
     next(cp.addr()).await;
 
-    let (frames, receiver) = mpsc::unbounded_channel();
+    // The request body, fed frame by frame from the test, trailers included.
+    let (frames, receiver) = mpsc::unbounded_channel::<Result<Frame<Bytes>, Infallible>>();
     let request = Request::builder()
         .method(Method::POST)
-        .uri(format!(
-            "/2018-06-01/runtime/invocation/{}/response",
-            invocation.request_id()
-        ))
+        .uri(invocation_path(invocation.request_id(), "response"))
         .header("Lambda-Runtime-Function-Response-Mode", "streaming")
         .header("Transfer-Encoding", "chunked")
         .header(
@@ -595,7 +501,7 @@ async fn streaming_response_with_prelude_chunks_and_trailers() {
             "Trailer",
             "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
         )
-        .body(ChannelBody(receiver))
+        .body(ChannelBody::new(receiver))
         .unwrap();
     let addr = cp.addr();
     let post = tokio::spawn(async move { send(addr, request).await });
@@ -605,18 +511,18 @@ async fn streaming_response_with_prelude_chunks_and_trailers() {
         br#"{"statusCode":200,"headers":{"content-type":"text/event-stream"},"cookies":["a=1"]}"#;
     let mut first = prelude.to_vec();
     first.extend_from_slice(&[0; 8]);
-    frames.send(Frame::data(Bytes::from(first))).unwrap();
+    frames.send(Ok(Frame::data(Bytes::from(first)))).unwrap();
     let (_, chunk) = live.recv(WAIT).await.unwrap().expect("first chunk");
     assert!(chunk.starts_with(b"{\"statusCode\""));
 
     // Each chunk is visible before the next one is even written.
     frames
-        .send(Frame::data(Bytes::from_static(b"data: 1\n\n")))
+        .send(Ok(Frame::data(Bytes::from_static(b"data: 1\n\n"))))
         .unwrap();
     let (first_at, chunk) = live.recv(WAIT).await.unwrap().expect("second chunk");
     assert_eq!(chunk, "data: 1\n\n");
     frames
-        .send(Frame::data(Bytes::from_static(b"data: 2\n\n")))
+        .send(Ok(Frame::data(Bytes::from_static(b"data: 2\n\n"))))
         .unwrap();
     let (second_at, _) = live.recv(WAIT).await.unwrap().expect("third chunk");
     assert!(second_at >= first_at);
@@ -630,7 +536,7 @@ async fn streaming_response_with_prelude_chunks_and_trailers() {
         "Lambda-Runtime-Function-Error-Body",
         "Ym9vbQ==".parse().unwrap(),
     );
-    frames.send(Frame::trailers(trailers)).unwrap();
+    frames.send(Ok(Frame::trailers(trailers))).unwrap();
     drop(frames);
 
     let answer = post.await.unwrap();
@@ -706,11 +612,7 @@ async fn dropping_the_control_plane_ends_blocked_calls() {
     let cp = ControlPlane::start().await.unwrap();
     let addr = cp.addr();
     let blocked = tokio::spawn(async move {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(connection);
+        let mut sender = connect(addr).await;
         let request = Request::get("/2018-06-01/runtime/invocation/next")
             .body(Full::new(Bytes::new()))
             .unwrap();
@@ -748,46 +650,36 @@ async fn restore_next_answers_at_once() {
 #[tokio::test]
 async fn register_with_blank_name_is_forbidden() {
     let cp = ControlPlane::start().await.unwrap();
-    let answer = call(
-        cp.addr(),
-        Method::POST,
-        "/2020-01-01/extension/register",
-        &[("Lambda-Extension-Name", "  ")],
-        r#"{"events":[]}"#,
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::FORBIDDEN);
-    assert_eq!(answer.json()["errorType"], "Extension.InvalidExtensionName");
+    let answer = post_register(&cp, &[("Lambda-Extension-Name", " ")], r#"{"events":[]}"#).await;
+    assert_refused(
+        &answer,
+        StatusCode::FORBIDDEN,
+        "Extension.InvalidExtensionName",
+    );
 }
 
 #[tokio::test]
 async fn event_next_without_identifier_is_forbidden() {
     let cp = ControlPlane::start().await.unwrap();
-    let answer = call(
-        cp.addr(),
-        Method::GET,
-        "/2020-01-01/extension/event/next",
-        &[],
-        Bytes::new(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::FORBIDDEN);
-    assert_eq!(answer.json()["errorType"], "Extension.InvalidExtensionId");
+    let answer = get_event_next(cp.addr(), &[]).await;
+    assert_refused(
+        &answer,
+        StatusCode::FORBIDDEN,
+        "Extension.InvalidExtensionId",
+    );
 }
 
 #[tokio::test]
 async fn error_for_unknown_request_id_is_400() {
     let cp = ControlPlane::start().await.unwrap();
-    let answer = call(
-        cp.addr(),
-        Method::POST,
+    let answer = post(
+        &cp,
         "/2018-06-01/runtime/invocation/nope/error",
         &[("Lambda-Runtime-Function-Error-Type", "Runtime.X")],
         "{}",
     )
     .await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert_eq!(answer.json()["errorType"], "InvalidRequestID");
+    assert_refused(&answer, StatusCode::BAD_REQUEST, "InvalidRequestID");
 }
 
 #[tokio::test]
@@ -798,22 +690,16 @@ async fn forgotten_invocations_are_dropped_once_they_end() {
     next(cp.addr()).await;
     pending.forget();
     assert!(cp.invocation(pending.request_id()).is_some());
-    let path = format!(
-        "/2018-06-01/runtime/invocation/{}/response",
-        pending.request_id()
-    );
-    let late = call(cp.addr(), Method::POST, &path, &[], "{}").await;
+    let path = invocation_path(pending.request_id(), "response");
+    let late = post(&cp, &path, &[], "{}").await;
     assert_eq!(late.status, StatusCode::ACCEPTED);
     assert!(cp.invocation(pending.request_id()).is_none());
 
     // Forgotten after it ended: gone at once.
     let done = cp.invoke("{}");
     next(cp.addr()).await;
-    let path = format!(
-        "/2018-06-01/runtime/invocation/{}/response",
-        done.request_id()
-    );
-    call(cp.addr(), Method::POST, &path, &[], "{}").await;
+    let path = invocation_path(done.request_id(), "response");
+    post(&cp, &path, &[], "{}").await;
     done.result(WAIT).await.unwrap();
     done.forget();
     assert!(cp.invocation(done.request_id()).is_none());

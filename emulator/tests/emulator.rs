@@ -9,6 +9,7 @@ use base64::Engine;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use lambda_emulator::process::Signal;
 use serde_json::{json, Value};
 use support::{app_get, app_script, get, open, post, Emulator, EmulatorCommand, WAIT};
@@ -26,6 +27,40 @@ async fn start(command: EmulatorCommand) -> Emulator {
     let emulator = command.start(&app).await;
     emulator.wait_ready().await;
     emulator
+}
+
+/// An emulator in streaming mode, and `GET path` through it once its head (a `200`) has come:
+/// `(emulator, app port, response, request id)`.
+async fn open_stream(path: &str) -> (Emulator, u16, http::Response<Incoming>, String) {
+    let command = EmulatorCommand::new().env("AWS_LWA_INVOKE_MODE", "response_stream");
+    let app_port = command.app_port();
+    let emulator = start(command).await;
+    let request = Request::get(path)
+        .header("host", emulator.addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = open(emulator.addr, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let request_id = response.headers()["x-amzn-requestid"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (emulator, app_port, response, request_id)
+}
+
+/// The emulator with the stub extension in `mode` (`STUB_EXTENSION_MODE`) and `args`, and an
+/// app that must never start.
+async fn start_with_stub_extension(mode: &str, args: &[&str]) -> Emulator {
+    EmulatorCommand::new()
+        .extension(&app_script("stub_extension.py"))
+        .env("STUB_EXTENSION_MODE", mode)
+        .args(args.iter().copied())
+        .start(&[
+            "python3",
+            "-c",
+            "raise SystemExit('the app must not start')",
+        ])
+        .await
 }
 
 /// What the app saw of a request (its `/echo` answer).
@@ -213,21 +248,9 @@ async fn alb_multi_value_source_end_to_end() {
 
 #[tokio::test]
 async fn streamed_chunks_reach_the_client_one_by_one() {
-    let command = EmulatorCommand::new().env("AWS_LWA_INVOKE_MODE", "response_stream");
-    let app_port = command.app_port();
-    let emulator = start(command).await;
-    let request = Request::get("/stream?n=3")
-        .header("host", emulator.addr.to_string())
-        .body(Full::new(Bytes::new()))
-        .unwrap();
     // The head arrives before any chunk exists: the app only sends one per release.
-    let response = open(emulator.addr, request).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let (emulator, app_port, response, request_id) = open_stream("/stream?n=3").await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let request_id = response.headers()["x-amzn-requestid"]
-        .to_str()
-        .unwrap()
-        .to_owned();
     let mut body = response.into_body();
     for index in 0..3 {
         app_get(app_port, "/release").await;
@@ -253,19 +276,7 @@ async fn streamed_chunks_reach_the_client_one_by_one() {
 
 #[tokio::test]
 async fn failed_stream_cuts_the_client_response_off() {
-    let command = EmulatorCommand::new().env("AWS_LWA_INVOKE_MODE", "response_stream");
-    let app_port = command.app_port();
-    let emulator = start(command).await;
-    let request = Request::get("/stream-broken")
-        .header("host", emulator.addr.to_string())
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let response = open(emulator.addr, request).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let request_id = response.headers()["x-amzn-requestid"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (emulator, app_port, response, request_id) = open_stream("/stream-broken").await;
     app_get(app_port, "/release").await;
     let collected = tokio::time::timeout(WAIT, response.into_body().collect())
         .await
@@ -316,7 +327,7 @@ async fn a_client_that_leaves_still_gets_its_invocation_reported() {
 
 #[tokio::test]
 async fn ctrl_c_stops_the_app_before_the_extension() {
-    let mut emulator = start(EmulatorCommand::new()).await;
+    let emulator = start(EmulatorCommand::new()).await;
     emulator.wait_line("app listening").await;
     emulator.signal(Signal::Interrupt);
     let status = emulator.wait_exit().await;
@@ -335,7 +346,7 @@ async fn ctrl_c_stops_the_app_before_the_extension() {
 async fn timeouts_answer_504_and_shutdown_reaches_subscribed_extensions() {
     let stub_extension = app_script("stub_extension.py");
     let runtime = app_script("stub_runtime.py").display().to_string();
-    let mut emulator = EmulatorCommand::new()
+    let emulator = EmulatorCommand::new()
         .extension(&stub_extension)
         .args(["--timeout", "1"])
         .start(&["python3", &runtime])
@@ -374,62 +385,45 @@ async fn timeouts_answer_504_and_shutdown_reaches_subscribed_extensions() {
 
 #[tokio::test]
 async fn an_app_that_exits_ends_the_emulator_with_failure() {
-    let mut emulator = EmulatorCommand::new()
+    let emulator = EmulatorCommand::new()
         .start(&[
             "python3",
             "-c",
             "import sys; sys.stderr.write('bye\\n'); sys.exit(3)",
         ])
         .await;
-    let status = emulator.wait_exit().await;
-    assert_eq!(status.code(), Some(1), "{}", emulator.output());
-    emulator.assert_order(&[
-        "[app] bye",
-        "[emulator] the app exited on its own (exit status: 3)",
-        "[emulator] stopping extension",
-        "[emulator] extension stopped",
-    ]);
+    emulator
+        .assert_exits_1_after(&[
+            "[app] bye",
+            "[emulator] the app exited on its own (exit status: 3)",
+            "[emulator] stopping extension",
+            "[emulator] extension stopped",
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn an_extension_that_exits_before_registering_fails_init() {
-    let mut emulator = EmulatorCommand::new()
-        .extension(&app_script("stub_extension.py"))
-        .env("STUB_EXTENSION_MODE", "exit")
-        .start(&[
-            "python3",
-            "-c",
-            "raise SystemExit('the app must not start')",
+    let emulator = start_with_stub_extension("exit", &[]).await;
+    emulator
+        .assert_exits_1_after(&[
+            "[extension] extension gives up",
+            "[emulator] the extension exited before it registered (exit status: 3)",
         ])
         .await;
-    let status = emulator.wait_exit().await;
-    assert_eq!(status.code(), Some(1), "{}", emulator.output());
-    emulator.assert_order(&[
-        "[extension] extension gives up",
-        "[emulator] the extension exited before it registered (exit status: 3)",
-    ]);
     assert!(!emulator.output().contains("started app"));
 }
 
 #[tokio::test]
 async fn an_extension_that_never_registers_fails_init_after_the_init_timeout() {
-    let mut emulator = EmulatorCommand::new()
-        .extension(&app_script("stub_extension.py"))
-        .env("STUB_EXTENSION_MODE", "silent")
-        .args(["--init-timeout", "0.5"])
-        .start(&[
-            "python3",
-            "-c",
-            "raise SystemExit('the app must not start')",
+    let emulator = start_with_stub_extension("silent", &["--init-timeout", "0.5"]).await;
+    emulator
+        .assert_exits_1_after(&[
+            "did not register with the Extensions API within 0.5 s",
+            "[emulator] stopping extension (SIGKILL)",
+            "[emulator] extension stopped",
         ])
         .await;
-    let status = emulator.wait_exit().await;
-    assert_eq!(status.code(), Some(1), "{}", emulator.output());
-    emulator.assert_order(&[
-        "did not register with the Extensions API within 0.5 s",
-        "[emulator] stopping extension (SIGKILL)",
-        "[emulator] extension stopped",
-    ]);
     assert!(!emulator.output().contains("started app"));
 }
 

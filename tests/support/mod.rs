@@ -1,33 +1,43 @@
 //! Support for the black-box tests: the real `lambda-adapter` binary between a fake Lambda control
-//! plane ([`ControlPlane`], from the `lambda-emulator` package) and a real HTTP app ([`TestApp`]),
-//! all on ephemeral 127.0.0.1 ports.
+//! plane ([`ControlPlane`]) and a real HTTP app ([`TestApp`]), all on ephemeral 127.0.0.1 ports.
+//! The pieces come from the workspace's one test kit, `lambda_emulator::testing`; what is here is
+//! the adapter's own: its binary and the waits on it ([`adapter`]), [`Harness`], which wires the
+//! three together, and what the tests read from its log ([`logs`]) and its results ([`outcome`]).
 //!
 //! Test files use it with `mod support;`. Every wait takes a timeout; nothing sleeps to
-//! synchronise. [`Harness::start`] wires the three together for the common case.
+//! synchronise.
 
 // Each test binary uses a different part of this module.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod adapter;
-pub mod app;
-pub mod events;
+pub mod logs;
+pub mod outcome;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
-// Re-exports for test files; each binary uses only some of them.
-#[allow(unused_imports)]
-pub use adapter::{AdapterCommand, AdapterProcess};
-#[allow(unused_imports)]
-pub use app::{BodySender, RecordedRequest, Reply, TestApp};
-#[allow(unused_imports)]
+pub use adapter::{
+    adapter_command, app_and_adapter, assert_no_panic, assert_still_probing, expect_log,
+    final_output, kill_and_collect, log_line, registered, spawn_adapter, wait_log_count,
+    wait_runtime_loop, AdapterProcess,
+};
 pub use lambda_emulator::control_plane::{
     ControlPlane, InvocationHandle, InvocationResult, InvokeOptions, StreamedResponse,
 };
+pub use lambda_emulator::testing::{app, events};
+pub use lambda_emulator::testing::{BodySender, RecordedRequest, Reply, TestApp};
 
 /// The default bound for a wait in tests: generous, since it only matters when a test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A fresh control plane on an ephemeral loopback port.
+pub async fn control_plane() -> ControlPlane {
+    ControlPlane::start()
+        .await
+        .expect("the control plane listens")
+}
 
 /// Control plane + app + adapter, started together.
 pub struct Harness {
@@ -50,7 +60,7 @@ impl Harness {
         let cp = ControlPlane::start()
             .await
             .expect("the control plane listens");
-        let adapter = AdapterCommand::new(cp.addr())
+        let adapter = adapter_command(cp.addr())
             .env("AWS_LWA_PORT", app.port().to_string())
             .envs(env.iter().copied())
             .spawn()
@@ -81,10 +91,7 @@ impl Harness {
 
     /// The result of an invocation queued earlier; panics with the adapter's output on timeout.
     pub async fn result_of(&self, invocation: &InvocationHandle) -> InvocationResult {
-        match invocation.result(TIMEOUT).await {
-            Ok(result) => result,
-            Err(timeout) => panic!("{timeout}; adapter output:\n{}", self.adapter.logs()),
-        }
+        result_of(invocation, &self.adapter).await
     }
 }
 
@@ -95,7 +102,11 @@ pub async fn invoke(
     adapter: &AdapterProcess,
     event: impl Into<Bytes>,
 ) -> InvocationResult {
-    let invocation = cp.invoke(event);
+    result_of(&cp.invoke(event), adapter).await
+}
+
+/// The result of `invocation`; panics with the adapter's output if none comes within [`TIMEOUT`].
+async fn result_of(invocation: &InvocationHandle, adapter: &AdapterProcess) -> InvocationResult {
     match invocation.result(TIMEOUT).await {
         Ok(result) => result,
         Err(timeout) => panic!("{timeout}; adapter output:\n{}", adapter.logs()),

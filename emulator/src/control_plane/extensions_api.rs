@@ -8,7 +8,7 @@ use http::{HeaderValue, Request, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use super::model::{epoch_ms_in, ErrorOrigin, Registration, ReportedError};
+use super::model::{epoch_ms_in, ErrorOrigin, Registration};
 use super::state::{Shared, State};
 use super::wire::{accepted, error_reply, header_str, json_reply, read_body, BodyRead, Reply};
 use crate::ids::uuid_like;
@@ -223,16 +223,6 @@ pub(crate) async fn report_error(
             )
         }
     };
-    let error = ReportedError {
-        origin,
-        extension: Some(name),
-        error_type: header_str(&parts.headers, ERROR_TYPE_HEADER)
-            .unwrap_or_default()
-            .to_owned(),
-        body,
-        headers: parts.headers,
-        at: Instant::now(),
-    };
-    shared.update(|state| state.reported_errors.push(error));
+    shared.record_error(origin, Some(name), ERROR_TYPE_HEADER, parts.headers, body);
     accepted()
 }

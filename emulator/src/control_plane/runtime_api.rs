@@ -11,9 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::Value;
 
-use super::model::{
-    ErrorOrigin, InvocationResult, ReportedError, StreamedResponse, MAX_BUFFERED_RESPONSE_BYTES,
-};
+use super::model::{ErrorOrigin, InvocationResult, StreamedResponse, MAX_BUFFERED_RESPONSE_BYTES};
 use super::state::{NextReply, Phase, Shared, State};
 use super::wire::{accepted, error_reply, header_str, read_body, BodyRead, Reply};
 use crate::server::full_body;
@@ -182,16 +180,27 @@ pub(crate) async fn post_response(shared: &Shared, key: &str, request: Request<I
         receive_stream(shared, key, parts, body).await;
         return accepted();
     }
-    match read_body(body, MAX_BUFFERED_RESPONSE_BYTES).await {
+    end_with_body(shared, key, body, MAX_BUFFERED_RESPONSE_BYTES, |body| {
+        InvocationResult::Response {
+            body,
+            headers: parts.headers,
+        }
+    })
+    .await
+}
+
+/// Ends invocation `key` with what `result` makes of its complete body. A body over `limit`
+/// ends it as rejected (413, as Lambda does); a broken one leaves it open for another try.
+async fn end_with_body(
+    shared: &Shared,
+    key: &str,
+    body: Incoming,
+    limit: usize,
+    result: impl FnOnce(Bytes) -> InvocationResult,
+) -> Reply {
+    match read_body(body, limit).await {
         BodyRead::Complete(body) => {
-            finish(
-                shared,
-                key,
-                InvocationResult::Response {
-                    body,
-                    headers: parts.headers,
-                },
-            );
+            finish(shared, key, result(body));
             accepted()
         }
         BodyRead::TooLarge { received } => {
@@ -313,28 +322,16 @@ pub(crate) async fn post_error(shared: &Shared, key: &str, request: Request<Inco
         return invalid_request_id();
     }
     let (parts, body) = request.into_parts();
-    match read_body(body, MAX_ERROR_BODY_BYTES).await {
-        BodyRead::Complete(body) => {
-            let error_type = header_str(&parts.headers, FUNCTION_ERROR_TYPE_HEADER)
+    end_with_body(shared, key, body, MAX_ERROR_BODY_BYTES, |body| {
+        InvocationResult::Error {
+            error_type: header_str(&parts.headers, FUNCTION_ERROR_TYPE_HEADER)
                 .unwrap_or_default()
-                .to_owned();
-            let result = InvocationResult::Error {
-                error_type,
-                body: json_or_text(&body),
-                headers: parts.headers,
-            };
-            finish(shared, key, result);
-            accepted()
+                .to_owned(),
+            body: json_or_text(&body),
+            headers: parts.headers,
         }
-        BodyRead::TooLarge { received } => {
-            finish(shared, key, too_large(received));
-            payload_too_large()
-        }
-        BodyRead::Broken => {
-            release(shared, key);
-            invalid_body()
-        }
-    }
+    })
+    .await
 }
 
 /// `POST /2018-06-01/runtime/init/error`
@@ -345,17 +342,13 @@ pub(crate) async fn post_init_error(shared: &Shared, request: Request<Incoming>)
         BodyRead::TooLarge { .. } => return payload_too_large(),
         BodyRead::Broken => return invalid_body(),
     };
-    let error = ReportedError {
-        origin: ErrorOrigin::RuntimeInit,
-        extension: None,
-        error_type: header_str(&parts.headers, FUNCTION_ERROR_TYPE_HEADER)
-            .unwrap_or_default()
-            .to_owned(),
+    shared.record_error(
+        ErrorOrigin::RuntimeInit,
+        None,
+        FUNCTION_ERROR_TYPE_HEADER,
+        parts.headers,
         body,
-        headers: parts.headers,
-        at: Instant::now(),
-    };
-    shared.update(|state| state.reported_errors.push(error));
+    );
     accepted()
 }
 

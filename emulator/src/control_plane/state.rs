@@ -10,11 +10,15 @@ use std::future::pending;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::model::{Chunk, FunctionConfig, InvocationResult, Registration, ReportedError};
+use super::model::{
+    Chunk, ErrorOrigin, FunctionConfig, InvocationResult, Registration, ReportedError,
+};
+use super::wire::header_str;
+use crate::watched::first_found;
 
 pub(crate) struct Shared {
     pub function: FunctionConfig,
@@ -102,6 +106,29 @@ impl Shared {
         output.expect("watch::Sender::send_modify runs its closure exactly once")
     }
 
+    /// Records an error that a runtime or an extension reported; its type is the value of the
+    /// request's `type_header` (empty when absent).
+    pub fn record_error(
+        &self,
+        origin: ErrorOrigin,
+        extension: Option<String>,
+        type_header: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) {
+        let error = ReportedError {
+            origin,
+            extension,
+            error_type: header_str(&headers, type_header)
+                .unwrap_or_default()
+                .to_owned(),
+            body,
+            headers,
+            at: Instant::now(),
+        };
+        self.update(|state| state.reported_errors.push(error));
+    }
+
     pub fn read<R>(&self, look: impl FnOnce(&State) -> R) -> R {
         look(&self.state.borrow())
     }
@@ -110,22 +137,9 @@ impl Shared {
     pub async fn wait_for<R>(
         &self,
         timeout: Duration,
-        mut check: impl FnMut(&State) -> Option<R>,
+        check: impl FnMut(&State) -> Option<R>,
     ) -> Option<R> {
-        let mut changes = self.state.subscribe();
-        let mut found = None;
-        let waited = tokio::time::timeout(
-            timeout,
-            changes.wait_for(|state| {
-                found = check(state);
-                found.is_some()
-            }),
-        )
-        .await;
-        match waited {
-            Ok(Ok(_)) => found,
-            _ => None,
-        }
+        first_found(&self.state, timeout, check).await
     }
 
     /// Waits, without limit, until `take` removes something from the state. Used by the long-poll

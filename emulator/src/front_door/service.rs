@@ -13,9 +13,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -23,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::{Frame, Incoming};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
@@ -40,7 +38,7 @@ use crate::control_plane::{
     StreamedResponse, MAX_BUFFERED_RESPONSE_BYTES,
 };
 use crate::ids::uuid_like;
-use crate::server::{BoxError, HttpServer, PeerAddr, ResponseBody};
+use crate::server::{BoxError, ChannelBody, HttpServer, PeerAddr, ResponseBody};
 
 /// Lambda's limit for a synchronous invocation's request payload.
 pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
@@ -483,7 +481,7 @@ impl Invocation {
             }
         };
         let (sender, receiver) = mpsc::channel(RELAY_BUFFER_CHUNKS);
-        let mut response = Response::new(ChannelBody(receiver).boxed());
+        let mut response = Response::new(ChannelBody::new(receiver).boxed());
         *response.status_mut() = status;
         *response.headers_mut() = headers;
         let response = self.with_request_id(response);
@@ -571,20 +569,6 @@ async fn cut_off(client: &mut Option<ClientSender>, reason: &str) {
 }
 
 /// A response body fed from a channel by the relay task.
-struct ChannelBody(mpsc::Receiver<Result<Frame<Bytes>, BoxError>>);
-
-impl Body for ChannelBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0.poll_recv(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,29 +1,24 @@
-//! Support for the end-to-end tests: the real `lambda-emulator` binary as a child process (its
-//! output captured line by line and waitable), the real `lambda-adapter` binary as its extension,
-//! the Python test apps under `tests/apps/`, and a plain HTTP/1.1 client for the front door.
+//! Support for the end-to-end tests (PKG-6, EMU-*): the real `lambda-emulator` binary as a child
+//! process through the kit's runner ([`lambda_emulator::testing::process`]), the real
+//! `lambda-adapter` binary as its extension, the Python test apps under `tests/apps/`, and the
+//! kit's plain HTTP/1.1 client for the front door.
 //!
 //! Every wait takes a timeout and panics with the emulator's output when it runs out.
 
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::ExitStatus;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use lambda_emulator::process::{send_signal, Signal};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
-use tokio::sync::watch;
+use lambda_emulator::process::Signal;
+use lambda_emulator::testing::ports::unshared_port;
+use lambda_emulator::testing::{ProcessCommand, TestProcess};
+
+pub use lambda_emulator::testing::client::{get, open, post, Answer};
 
 /// The bound on every wait: generous, it only matters when a test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -75,58 +70,9 @@ pub fn app_script(name: &str) -> PathBuf {
     path
 }
 
-/// A loopback port for the app, which the adapter must know before the app starts.
-///
-/// A port that was merely free a moment ago (bound to port 0, then let go) is not enough: while
-/// the tests run in parallel, the kernel hands the same ephemeral port to another test's emulator
-/// or connection, and the adapter's readiness check then finds someone else's listener. So the
-/// port comes from below the kernel's ephemeral range, where nothing binds on its own, and is
-/// derived from this process's id (unique among the running tests) and a per-process counter,
-/// skipping any port that turns out to be busy.
-pub fn free_port() -> u16 {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    const FIRST: u32 = 10_000;
-    const PER_PROCESS: u32 = 16;
-    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or(32_768);
-    let span = ephemeral_start.saturating_sub(FIRST) / PER_PROCESS * PER_PROCESS;
-    if span >= PER_PROCESS * 64 {
-        for _ in 0..PER_PROCESS {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed) % PER_PROCESS;
-            let port = FIRST + (std::process::id() * PER_PROCESS + n) % span;
-            if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
-                return port as u16;
-            }
-        }
-    }
-    // An unusual port range, or every candidate busy: a port that was free a moment ago.
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("an ephemeral port")
-}
-
-/// One line of the emulator's output.
-#[derive(Debug, Clone)]
-pub struct Line {
-    pub stderr: bool,
-    pub text: String,
-}
-
-#[derive(Default)]
-struct Output {
-    lines: Vec<Line>,
-    open_pipes: usize,
-}
-
 /// A running `lambda-emulator`. Dropping it sends SIGTERM, so that it stops its own children.
 pub struct Emulator {
-    child: Child,
-    pid: i32,
-    output: Arc<Mutex<Output>>,
-    changed: watch::Receiver<u64>,
+    process: TestProcess,
     /// The front door, from the "listening on" line.
     pub addr: SocketAddr,
 }
@@ -140,9 +86,9 @@ pub struct EmulatorCommand {
 
 impl EmulatorCommand {
     /// `--port 0` and the real adapter as extension; the app port is chosen and passed as
-    /// `AWS_LWA_PORT`.
+    /// `AWS_LWA_PORT` (the adapter must know it before the app listens).
     pub fn new() -> Self {
-        let app_port = free_port();
+        let app_port = unshared_port().expect("a loopback port for the app");
         EmulatorCommand {
             args: vec![
                 "--port".into(),
@@ -180,35 +126,17 @@ impl EmulatorCommand {
 
     /// Starts the emulator with `app` after `--`; returns once the front door listens.
     pub async fn start(self, app: &[&str]) -> Emulator {
-        let mut command = Command::new(EMULATOR);
-        command
+        let process = ProcessCommand::new("emulator", EMULATOR)
+            .inherit_env()
             .args(&self.args)
             .arg("--")
             .args(app)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("the emulator starts");
-        let pid = child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .expect("pid");
-        let output = Arc::new(Mutex::new(Output {
-            lines: Vec::new(),
-            open_pipes: 2,
-        }));
-        let (notify, changed) = watch::channel(0u64);
-        let notify = Arc::new(notify);
-        let stdout = child.stdout.take().expect("piped stdout");
-        let stderr = child.stderr.take().expect("piped stderr");
-        tokio::spawn(collect(stdout, false, output.clone(), notify.clone()));
-        tokio::spawn(collect(stderr, true, output.clone(), notify));
+            .envs(self.env)
+            .terminate_on_drop()
+            .spawn()
+            .expect("the emulator starts");
         let mut emulator = Emulator {
-            child,
-            pid,
-            output,
-            changed,
+            process,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         };
         let line = emulator.wait_line("listening on http://").await;
@@ -223,75 +151,22 @@ impl EmulatorCommand {
     }
 }
 
-async fn collect(
-    reader: impl AsyncRead + Unpin,
-    stderr: bool,
-    output: Arc<Mutex<Output>>,
-    notify: Arc<watch::Sender<u64>>,
-) {
-    let mut lines = BufReader::new(reader).lines();
-    while let Ok(Some(text)) = lines.next_line().await {
-        output.lock().unwrap().lines.push(Line { stderr, text });
-        notify.send_modify(|n| *n += 1);
-    }
-    output.lock().unwrap().open_pipes -= 1;
-    notify.send_modify(|n| *n += 1);
-}
-
 impl Emulator {
-    /// All output so far, one line each, stderr lines marked.
+    /// All output so far, one line each.
     pub fn output(&self) -> String {
-        self.output
-            .lock()
-            .unwrap()
-            .lines
-            .iter()
-            .map(|line| {
-                format!(
-                    "{}{}\n",
-                    if line.stderr { "" } else { "(stdout) " },
-                    line.text
-                )
-            })
-            .collect()
+        self.process.logs()
     }
 
     /// stderr lines, in order: the emulator's own lines, the REPORT lines, the children's stderr.
     pub fn stderr_lines(&self) -> Vec<String> {
-        self.output
-            .lock()
-            .unwrap()
-            .lines
-            .iter()
-            .filter(|line| line.stderr)
-            .map(|line| line.text.clone())
-            .collect()
+        self.process.stderr_lines()
     }
 
     /// Waits for a line containing `needle`; returns it.
     pub async fn wait_line(&self, needle: &str) -> String {
-        let mut changed = self.changed.clone();
-        let found = tokio::time::timeout(WAIT, async {
-            loop {
-                {
-                    let output = self.output.lock().unwrap();
-                    if let Some(line) = output.lines.iter().find(|line| line.text.contains(needle))
-                    {
-                        return Some(line.text.clone());
-                    }
-                    if output.open_pipes == 0 {
-                        return None;
-                    }
-                }
-                if changed.changed().await.is_err() {
-                    return None;
-                }
-            }
-        })
-        .await;
-        match found {
-            Ok(Some(line)) => line,
-            _ => panic!(
+        match self.process.wait_for_log(needle, WAIT).await {
+            Some(line) => line,
+            None => panic!(
                 "no line containing {needle:?} within {WAIT:?}; the emulator's output:\n{}",
                 self.output()
             ),
@@ -310,28 +185,28 @@ impl Emulator {
     }
 
     pub fn signal(&self, signal: Signal) {
-        send_signal(self.pid, signal).expect("signal the emulator");
+        self.process.signal(signal).expect("signal the emulator");
     }
 
     /// Waits for the emulator to exit and for all of its output.
-    pub async fn wait_exit(&mut self) -> ExitStatus {
-        let status = match tokio::time::timeout(WAIT, self.child.wait()).await {
-            Ok(Ok(status)) => status,
-            _ => panic!(
+    pub async fn wait_exit(&self) -> ExitStatus {
+        let Some(status) = self.process.wait_exit(WAIT).await else {
+            panic!(
                 "the emulator did not exit within {WAIT:?}; its output:\n{}",
                 self.output()
-            ),
+            )
         };
-        let mut changed = self.changed.clone();
-        let _ = tokio::time::timeout(WAIT, async {
-            while self.output.lock().unwrap().open_pipes > 0 {
-                if changed.changed().await.is_err() {
-                    break;
-                }
-            }
-        })
-        .await;
+        // Its children may hold the pipes a little longer; what they print still counts.
+        self.process.wait_output_closed(WAIT).await;
         status
+    }
+
+    /// Waits for the emulator to exit, asserts that it failed (status 1) and that the stderr lines
+    /// containing `needles` appear in this order.
+    pub async fn assert_exits_1_after(&self, needles: &[&str]) {
+        let status = self.wait_exit().await;
+        assert_eq!(status.code(), Some(1), "{}", self.output());
+        self.assert_order(needles);
     }
 
     /// Asserts that the stderr lines containing `needles` appear in this order.
@@ -349,101 +224,6 @@ impl Emulator {
             }
         }
     }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = send_signal(self.pid, Signal::Terminate);
-        }
-    }
-}
-
-/// A response read to its end.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl Answer {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
-            panic!("not JSON ({err}): {}", String::from_utf8_lossy(&self.body))
-        })
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-
-    pub fn all(&self, name: &str) -> Vec<String> {
-        self.headers
-            .get_all(name)
-            .iter()
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-            .collect()
-    }
-
-    pub fn request_id(&self) -> &str {
-        self.header("x-amzn-requestid")
-            .expect("the front door names the request id")
-    }
-}
-
-/// Sends `request` on a fresh connection and returns the response head (body still streaming).
-pub async fn open(addr: SocketAddr, request: Request<Full<Bytes>>) -> http::Response<Incoming> {
-    let connect = async {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("handshake");
-        tokio::spawn(connection);
-        sender.send_request(request).await.expect("a response head")
-    };
-    tokio::time::timeout(WAIT, connect)
-        .await
-        .unwrap_or_else(|_| panic!("no response head from {addr} within {WAIT:?}"))
-}
-
-/// Sends `request` and reads the whole response.
-pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Answer {
-    let response = open(addr, request).await;
-    let (parts, body) = response.into_parts();
-    let body = tokio::time::timeout(WAIT, body.collect())
-        .await
-        .expect("the body within the wait")
-        .expect("a complete body")
-        .to_bytes();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
-}
-
-/// `GET path` with `headers`.
-pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut request = Request::get(path).header("host", addr.to_string());
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    send(addr, request.body(Full::new(Bytes::new())).unwrap()).await
-}
-
-/// `POST path` with `body` and `headers`.
-pub async fn post(
-    addr: SocketAddr,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: impl Into<Bytes>,
-) -> Answer {
-    let mut request = Request::post(path).header("host", addr.to_string());
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    send(addr, request.body(Full::new(body.into())).unwrap()).await
 }
 
 /// `GET path` straight to the app (not through the emulator).

@@ -1,28 +1,31 @@
-//! `TestApp`: a real HTTP/1.1 web app on loopback that records every request it receives and
-//! answers with a JSON echo, or with what the test scripted for a path prefix.
+//! [`TestApp`]: a real HTTP/1.1 web app on loopback that records every request it receives and
+//! answers with a JSON echo, or with what the test scripted for a path prefix ([`Reply`]).
 //!
 //! Requests to the readiness path that carry no `x-amzn-lambda-context` header are the adapter's
-//! readiness probes: they are recorded apart (`probes()`), so `requests()` / `wait_request()` only
-//! see forwarded invocations.
+//! readiness probes (RDY-1, RDY-5): they are recorded apart ([`TestApp::probes`]), so
+//! [`TestApp::requests`] / [`TestApp::wait_request`] only see forwarded invocations.
+//!
+//! Its builders panic on an invalid status code or header: they are for tests.
 
 use std::future::pending;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, Incoming};
-use lambda_emulator::server::{full_body, BoxError, HttpServer, ResponseBody};
+use hyper::body::Incoming;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+
+use super::ports::free_port;
+use crate::server::{full_body, BoxError, ChannelBody, HttpServer, ResponseBody};
+use crate::watched::first_found;
 
 /// The header the adapter puts on every forwarded request; probes never carry it (RDY-5).
 const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
@@ -30,15 +33,21 @@ const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
 /// One request as the app received it.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
+    /// The method.
     pub method: Method,
     /// Path and query exactly as on the wire (`req.uri()`).
     pub uri: String,
+    /// The path, still percent-encoded.
     pub path: String,
+    /// The query without its `?`, if there was one.
     pub query: Option<String>,
+    /// The HTTP version.
     pub version: Version,
     /// All headers; repeated ones keep their order.
     pub headers: HeaderMap,
+    /// The whole body.
     pub body: Bytes,
+    /// When the app had read it.
     pub at: Instant,
 }
 
@@ -72,10 +81,12 @@ impl RecordedRequest {
             .collect()
     }
 
+    /// The body, lossily decoded as UTF-8.
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The body as JSON, if it is.
     pub fn json(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()
     }
@@ -112,12 +123,12 @@ enum ReplyBody {
         chunks: Vec<(Duration, Bytes)>,
         then_abort: bool,
     },
-    Channel(mpsc::UnboundedReceiver<BodyItem>),
+    Channel(mpsc::UnboundedReceiver<BodyChunk>),
     DropConnection,
     Never,
 }
 
-type BodyItem = Result<Bytes, BoxError>;
+type BodyChunk = Result<Bytes, BoxError>;
 
 impl Reply {
     /// An empty answer with this status.
@@ -171,6 +182,7 @@ impl Reply {
         reply
     }
 
+    /// Another status.
     pub fn status(mut self, status: u16) -> Reply {
         self.status = StatusCode::from_u16(status).expect("a valid status code");
         self
@@ -189,6 +201,7 @@ impl Reply {
         self
     }
 
+    /// A complete body.
     pub fn body(mut self, body: impl Into<Bytes>) -> Reply {
         self.body = ReplyBody::Full(body.into());
         self
@@ -229,7 +242,7 @@ impl Reply {
         }
         let body = match self.body {
             ReplyBody::Full(bytes) => full_body(bytes),
-            ReplyBody::Channel(receiver) => ChannelBody(receiver).boxed(),
+            ReplyBody::Channel(receiver) => ChannelBody::new(receiver).boxed(),
             ReplyBody::Scripted { chunks, then_abort } => {
                 let (sender, receiver) = mpsc::unbounded_channel();
                 tokio::spawn(async move {
@@ -243,7 +256,7 @@ impl Reply {
                         let _ = sender.send(Err("scripted body abort".into()));
                     }
                 });
-                ChannelBody(receiver).boxed()
+                ChannelBody::new(receiver).boxed()
             }
             ReplyBody::DropConnection => return Err("connection dropped as scripted".into()),
             ReplyBody::Never => return pending().await,
@@ -257,8 +270,29 @@ impl Reply {
     }
 }
 
+/// The answers of [`TestApp::route_held_echo`] that the test has not released yet.
+#[derive(Clone, Default)]
+pub struct HeldEchoes(Arc<Mutex<Vec<(BodySender, Bytes)>>>);
+
+impl HeldEchoes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(BodySender, Bytes)>> {
+        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Sends every held answer and ends its body; returns how many there were.
+    pub fn release(&self) -> usize {
+        let answers: Vec<(BodySender, Bytes)> = self.lock().drain(..).collect();
+        let count = answers.len();
+        for (body, echo) in answers {
+            body.send(echo);
+            body.finish();
+        }
+        count
+    }
+}
+
 /// Feeds a [`Reply::channel`] body. Dropping it (or [`BodySender::finish`]) ends the body.
-pub struct BodySender(mpsc::UnboundedSender<BodyItem>);
+pub struct BodySender(mpsc::UnboundedSender<BodyChunk>);
 
 impl BodySender {
     /// Writes a chunk; `false` once the client is gone.
@@ -275,24 +309,9 @@ impl BodySender {
     }
 }
 
-struct ChannelBody(mpsc::UnboundedReceiver<BodyItem>);
-
-impl Body for ChannelBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|item| item.map(|chunk| chunk.map(Frame::data)))
-    }
-}
-
 type Responder = Arc<dyn Fn(&RecordedRequest) -> Reply + Send + Sync>;
 
+#[derive(Clone)]
 struct Route {
     prefix: String,
     responder: Responder,
@@ -328,29 +347,31 @@ impl AppState {
             .map(|route| route.responder.clone())
     }
 
+    /// All of `list`, once it holds at least `count` requests.
+    async fn wait_for_count(
+        &self,
+        count: usize,
+        timeout: Duration,
+        list: impl Fn(&Records) -> &Vec<RecordedRequest>,
+    ) -> Option<Vec<RecordedRequest>> {
+        self.wait_for(timeout, |records| {
+            let list = list(records);
+            (list.len() >= count).then(|| list.clone())
+        })
+        .await
+    }
+
     async fn wait_for<R>(
         &self,
         timeout: Duration,
-        mut check: impl FnMut(&Records) -> Option<R>,
+        check: impl FnMut(&Records) -> Option<R>,
     ) -> Option<R> {
-        let mut changes = self.records.subscribe();
-        let mut found = None;
-        let waited = tokio::time::timeout(
-            timeout,
-            changes.wait_for(|records| {
-                found = check(records);
-                found.is_some()
-            }),
-        )
-        .await;
-        match waited {
-            Ok(Ok(_)) => found,
-            _ => None,
-        }
+        first_found(&self.records, timeout, check).await
     }
 }
 
 /// Configures a [`TestApp`] before it listens.
+#[derive(Clone)]
 pub struct TestAppBuilder {
     routes: Vec<Route>,
     readiness_path: String,
@@ -375,6 +396,7 @@ impl TestAppBuilder {
         self
     }
 
+    /// Answers requests whose path starts with `prefix` (see [`TestApp::route`]).
     pub fn route(
         mut self,
         prefix: &str,
@@ -390,6 +412,21 @@ impl TestAppBuilder {
     /// Listens on an ephemeral loopback port.
     pub async fn start(self) -> io::Result<TestApp> {
         self.start_on(0).await
+    }
+
+    /// Like [`TestAppBuilder::start_on`], retried every 20 ms for up to `timeout` while the port
+    /// is still taken (by an app that has just closed it, or another suite's app).
+    pub async fn start_on_retrying(self, port: u16, timeout: Duration) -> io::Result<TestApp> {
+        let give_up = Instant::now() + timeout;
+        loop {
+            match self.clone().start_on(port).await {
+                Err(err) if Instant::now() < give_up => {
+                    eprintln!("127.0.0.1:{port} not free yet ({err}); retrying");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                started => return started,
+            }
+        }
     }
 
     /// Listens on `port` of 127.0.0.1 (see [`TestApp::reserve_port`]).
@@ -460,6 +497,7 @@ impl TestApp {
         Self::builder().start().await
     }
 
+    /// An app to configure before it listens.
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             routes: Vec::new(),
@@ -470,16 +508,15 @@ impl TestApp {
 
     /// A loopback port that was free a moment ago, for an app that will listen later.
     pub fn reserve_port() -> u16 {
-        std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("an ephemeral loopback port")
+        free_port().expect("an ephemeral loopback port")
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr().port()
     }
@@ -510,6 +547,20 @@ impl TestApp {
             prefix: prefix.to_owned(),
             responder: Arc::new(responder),
         });
+    }
+
+    /// Requests under `prefix` get the default echo, but only once the test releases them
+    /// ([`HeldEchoes::release`]): for invocations that must be in flight together.
+    pub fn route_held_echo(&self, prefix: &str) -> HeldEchoes {
+        let held = HeldEchoes::default();
+        let store = held.clone();
+        self.route(prefix, move |request| {
+            let (reply, body) = Reply::channel(200);
+            let echo = Bytes::from(request.echo_json().to_string());
+            store.lock().push((body, echo));
+            reply.header("content-type", "application/json")
+        });
+        held
     }
 
     /// Answers the first request under `prefix` with `reply`, later ones with `410 Gone`.
@@ -551,9 +602,7 @@ impl TestApp {
         timeout: Duration,
     ) -> Option<Vec<RecordedRequest>> {
         self.state
-            .wait_for(timeout, |records| {
-                (records.requests.len() >= count).then(|| records.requests.clone())
-            })
+            .wait_for_count(count, timeout, |records| &records.requests)
             .await
     }
 
@@ -577,9 +626,7 @@ impl TestApp {
         timeout: Duration,
     ) -> Option<Vec<RecordedRequest>> {
         self.state
-            .wait_for(timeout, |records| {
-                (records.probes.len() >= count).then(|| records.probes.clone())
-            })
+            .wait_for_count(count, timeout, |records| &records.probes)
             .await
     }
 }

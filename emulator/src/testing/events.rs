@@ -1,5 +1,6 @@
 //! Lambda event builders: realistic API Gateway REST (v1), HTTP API (v2), Function URL, ALB and
-//! SQS events, shaped after the example events in the AWS documentation.
+//! SQS events, shaped after the example events in the AWS documentation (the sources of EVT-1 to
+//! EVT-7 and RSP-1).
 //!
 //! One builder, [`HttpEvent`], describes a client request (method, path, query, headers, cookies,
 //! body) and renders it the way each source would deliver it:
@@ -12,6 +13,10 @@
 //! - ALB: `requestContext.elb`, lower-case header names, query values as the client sent them
 //!   (still percent-encoded); single-value (`headers`/`queryStringParameters`, last value wins) or
 //!   multi-value (`multiValueHeaders`/`multiValueQueryStringParameters`) as the target group is set.
+//!
+//! The request context's account, API id (and with it the domain name), source IP and request
+//! time have per-source defaults that a test or bench may replace, e.g. to send the very event a
+//! benchmark has always measured.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -27,10 +32,15 @@ const TARGET_GROUP_ARN: &str =
 /// Which service delivers the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
+    /// API Gateway REST API (payload v1).
     RestV1,
+    /// API Gateway HTTP API (payload v2).
     HttpV2,
+    /// Lambda Function URL (payload v2).
     FunctionUrl,
+    /// ALB target group with multi-value headers off.
     Alb,
+    /// ALB target group with multi-value headers on.
     AlbMultiValue,
 }
 
@@ -55,9 +65,20 @@ pub struct HttpEvent {
     headers: Vec<(String, String)>,
     cookies: Vec<String>,
     body: Body,
+    /// `"body": null` in a v2 event without a body, instead of no `body` field.
+    null_body: bool,
     stage: Option<String>,
     request_id: String,
+    account_id: Option<String>,
+    api_id: Option<String>,
+    source_ip: Option<String>,
+    /// The request time as text and as epoch milliseconds.
+    request_time: Option<(String, u64)>,
 }
+
+/// The builder of every HTTP source, for a rule that holds for all of them.
+pub const HTTP_SOURCES: [fn(&str, &str) -> HttpEvent; 5] =
+    [rest_v1, http_v2, function_url, alb, alb_multi_value];
 
 /// API Gateway REST API (payload v1).
 pub fn rest_v1(method: &str, path: &str) -> HttpEvent {
@@ -74,6 +95,29 @@ pub fn function_url(method: &str, path: &str) -> HttpEvent {
     HttpEvent::new(Source::FunctionUrl, method, path)
 }
 
+/// The Function URL request the benchmarks send (`benches/`): a client at `203.0.113.7` calling
+/// the URL of API `abcdefghij` in account `123456789012` on 12 March 2024, with the headers AWS
+/// adds on the way (`host`, `x-amzn-trace-id`, `x-forwarded-*`) and `accept-encoding`, and
+/// `"body": null` when it has no body. Each benchmark adds its own client headers and body; the
+/// same calls give the same bytes, so the figures of one run compare with those of another.
+pub fn benchmark_function_url(method: &str, path: &str) -> HttpEvent {
+    function_url(method, path)
+        .account_id(ACCOUNT_ID)
+        .api_id("abcdefghij")
+        .source_ip("203.0.113.7")
+        .request_time("12/Mar/2024:19:03:58 +0000", 1_710_270_238_000)
+        .null_body()
+        .header("accept-encoding", "gzip, deflate, br")
+        .header("host", "abcdefghij.lambda-url.us-east-1.on.aws")
+        .header(
+            "x-amzn-trace-id",
+            "Root=1-65f00000-0123456789abcdef01234567",
+        )
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("x-forwarded-port", "443")
+        .header("x-forwarded-proto", "https")
+}
+
 /// ALB target group with multi-value headers off.
 pub fn alb(method: &str, path: &str) -> HttpEvent {
     HttpEvent::new(Source::Alb, method, path)
@@ -85,6 +129,7 @@ pub fn alb_multi_value(method: &str, path: &str) -> HttpEvent {
 }
 
 impl HttpEvent {
+    /// `method path` as `source` delivers it.
     pub fn new(source: Source, method: &str, path: &str) -> Self {
         HttpEvent {
             source,
@@ -95,8 +140,13 @@ impl HttpEvent {
             headers: Vec::new(),
             cookies: Vec::new(),
             body: Body::None,
+            null_body: false,
             stage: None,
             request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".to_owned(),
+            account_id: None,
+            api_id: None,
+            source_ip: None,
+            request_time: None,
         }
     }
 
@@ -162,6 +212,37 @@ impl HttpEvent {
         self
     }
 
+    /// `requestContext.accountId` (REST, HTTP API, Function URL).
+    pub fn account_id(mut self, id: &str) -> Self {
+        self.account_id = Some(id.to_owned());
+        self
+    }
+
+    /// `requestContext.apiId`, and the domain name made of it (REST, HTTP API, Function URL).
+    pub fn api_id(mut self, id: &str) -> Self {
+        self.api_id = Some(id.to_owned());
+        self
+    }
+
+    /// The client's address in the request context (REST, HTTP API, Function URL).
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.source_ip = Some(ip.to_owned());
+        self
+    }
+
+    /// The request time in the request context, as text (in the source's format) and as epoch
+    /// milliseconds (REST, HTTP API, Function URL).
+    pub fn request_time(mut self, text: &str, epoch_ms: u64) -> Self {
+        self.request_time = Some((text.to_owned(), epoch_ms));
+        self
+    }
+
+    /// A v2 event without a body carries `"body": null` instead of leaving the field out.
+    pub fn null_body(mut self) -> Self {
+        self.null_body = true;
+        self
+    }
+
     /// The event JSON.
     pub fn build(&self) -> Value {
         match self.source {
@@ -171,6 +252,7 @@ impl HttpEvent {
         }
     }
 
+    /// The event JSON as bytes, as the control plane delivers it.
     pub fn to_bytes(&self) -> Bytes {
         Bytes::from(self.build().to_string())
     }
@@ -182,6 +264,12 @@ impl HttpEvent {
             headers.push((cookie_header.to_owned(), self.cookies.join("; ")));
         }
         headers
+    }
+
+    fn client_ip(&self) -> String {
+        self.source_ip
+            .clone()
+            .unwrap_or_else(|| SOURCE_IP.to_owned())
     }
 
     fn body_fields(&self, absent: Value) -> (Value, bool) {
@@ -202,6 +290,11 @@ impl HttpEvent {
             .collect();
         let (body, is_base64) = self.body_fields(Value::Null);
         let user_agent = first_value(&headers, "user-agent");
+        let api_id = self.api_id.as_deref().unwrap_or("1234567890");
+        let (request_time, request_time_epoch) = self
+            .request_time
+            .clone()
+            .unwrap_or_else(|| (REQUEST_TIME.to_owned(), REQUEST_TIME_EPOCH));
         json!({
             "resource": "/{proxy+}",
             "path": self.path,
@@ -213,20 +306,20 @@ impl HttpEvent {
             "pathParameters": { "proxy": self.path.trim_start_matches('/') },
             "stageVariables": null,
             "requestContext": {
-                "accountId": ACCOUNT_ID,
-                "apiId": "1234567890",
+                "accountId": self.account_id.as_deref().unwrap_or(ACCOUNT_ID),
+                "apiId": api_id,
                 "resourceId": "123456",
                 "resourcePath": "/{proxy+}",
                 "stage": stage,
                 "requestId": self.request_id,
                 "extendedRequestId": "EXAMPLEextendedRequestId=",
-                "requestTime": REQUEST_TIME,
-                "requestTimeEpoch": REQUEST_TIME_EPOCH,
+                "requestTime": request_time,
+                "requestTimeEpoch": request_time_epoch,
                 "httpMethod": self.method,
                 "path": format!("/{stage}{}", self.path),
                 "protocol": "HTTP/1.1",
-                "domainName": "1234567890.execute-api.us-east-1.amazonaws.com",
-                "domainPrefix": "1234567890",
+                "domainName": format!("{api_id}.execute-api.us-east-1.amazonaws.com"),
+                "domainPrefix": api_id,
                 "identity": {
                     "accessKey": null,
                     "accountId": null,
@@ -236,7 +329,7 @@ impl HttpEvent {
                     "cognitoIdentityId": null,
                     "cognitoIdentityPoolId": null,
                     "principalOrgId": null,
-                    "sourceIp": SOURCE_IP,
+                    "sourceIp": self.client_ip(),
                     "user": null,
                     "userAgent": user_agent,
                     "userArn": null,
@@ -249,14 +342,21 @@ impl HttpEvent {
 
     fn v2(&self) -> Value {
         let function_url = self.source == Source::FunctionUrl;
-        let (api_id, domain_name) = if function_url {
-            ("a1b2c3d4e5", "a1b2c3d4e5.lambda-url.us-east-1.on.aws")
+        let (default_api_id, domain) = if function_url {
+            ("a1b2c3d4e5", "lambda-url.us-east-1.on.aws")
         } else {
-            (
-                "r3pmxmplak",
-                "r3pmxmplak.execute-api.us-east-1.amazonaws.com",
-            )
+            ("r3pmxmplak", "execute-api.us-east-1.amazonaws.com")
         };
+        let api_id = self.api_id.as_deref().unwrap_or(default_api_id);
+        let default_account = if function_url {
+            "anonymous"
+        } else {
+            ACCOUNT_ID
+        };
+        let (time, time_epoch) = self
+            .request_time
+            .clone()
+            .unwrap_or_else(|| ("12/Mar/2020:19:03:58 +0000".to_owned(), 1_583_348_638_390));
         let stage = self.stage.clone().unwrap_or_else(|| "$default".to_owned());
         let headers: Vec<(String, String)> = self
             .headers
@@ -283,22 +383,22 @@ impl HttpEvent {
             "rawQueryString": raw_query,
             "headers": joined_map(&headers),
             "requestContext": {
-                "accountId": if function_url { "anonymous" } else { ACCOUNT_ID },
+                "accountId": self.account_id.as_deref().unwrap_or(default_account),
                 "apiId": api_id,
-                "domainName": domain_name,
+                "domainName": format!("{api_id}.{domain}"),
                 "domainPrefix": api_id,
                 "http": {
                     "method": self.method,
                     "path": self.path,
                     "protocol": "HTTP/1.1",
-                    "sourceIp": SOURCE_IP,
+                    "sourceIp": self.client_ip(),
                     "userAgent": user_agent,
                 },
                 "requestId": self.request_id,
                 "routeKey": "$default",
                 "stage": stage,
-                "time": "12/Mar/2020:19:03:58 +0000",
-                "timeEpoch": 1_583_348_638_390u64,
+                "time": time,
+                "timeEpoch": time_epoch,
             },
             "isBase64Encoded": false,
         });
@@ -310,7 +410,7 @@ impl HttpEvent {
             fields.insert("queryStringParameters".into(), joined_map(&decoded_query));
         }
         let (body, is_base64) = self.body_fields(Value::Null);
-        if !body.is_null() {
+        if !body.is_null() || self.null_body {
             fields.insert("body".into(), body);
         }
         fields.insert("isBase64Encoded".into(), json!(is_base64));
@@ -388,7 +488,8 @@ pub fn sqs(bodies: &[&str]) -> Value {
     json!({ "Records": records })
 }
 
-/// The body bytes of a buffered HTTP response JSON (`body` + `isBase64Encoded`).
+/// The body bytes of a buffered HTTP response JSON (`body` + `isBase64Encoded`); panics on a
+/// body marked base64 that is not.
 pub fn response_body(response: &Value) -> Vec<u8> {
     let body = response["body"].as_str().unwrap_or_default();
     if response["isBase64Encoded"].as_bool().unwrap_or(false) {
