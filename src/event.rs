@@ -1186,7 +1186,9 @@ mod tests {
         let escaped = Bytes::from(rest(json!({"body": "a \"quote\""})).to_string());
         let (_, escaped_req) = parse(escaped.clone()).unwrap();
         assert_eq!(body_of(&escaped_req), "a \"quote\"");
-        assert!(!escaped.as_ptr_range().contains(&body_of(&escaped_req).as_ptr()));
+        assert!(!escaped
+            .as_ptr_range()
+            .contains(&body_of(&escaped_req).as_ptr()));
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use lambda_web_adapter::{
-    report_init_error, termination_signal, tracing, usage, Adapter, AdapterOptions, LogSettings,
-    ParsedOptions,
+    report_init_error, termination_signal, tracing, usage, Adapter, AdapterError, AdapterOptions,
+    LogSettings, ParsedOptions,
 };
 
 fn main() -> ExitCode {
@@ -76,7 +76,11 @@ async fn start(parsed: ParsedOptions) -> ExitCode {
     match adapter.run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("the Lambda runtime loop stopped: {err}");
+            match err.downcast_ref::<AdapterError>() {
+                // A failure of the adapter's own (a SnapStart hook): its message says it all.
+                Some(err) => tracing::error!("{err}"),
+                None => tracing::error!("the Lambda runtime loop stopped: {err}"),
+            }
             ExitCode::FAILURE
         }
     }

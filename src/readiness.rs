@@ -162,10 +162,18 @@ impl ReadinessCheck {
                     "nothing listens on the port of {} yet; is it the app's port?",
                     self.port_variable
                 ),
-                [port, ..] => format!(
+                [port] => format!(
                     "is the app listening on {port}? set {}={port}",
                     self.port_variable
                 ),
+                ports => {
+                    let listed: Vec<String> = ports.iter().take(8).map(u16::to_string).collect();
+                    format!(
+                        "is the app listening on one of {}? set {} to its port",
+                        listed.join(", "),
+                        self.port_variable
+                    )
+                }
             },
             Seen::Unreachable(_) => format!(
                 "check that the app speaks HTTP on the port of {}",

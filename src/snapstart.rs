@@ -61,11 +61,10 @@ impl SnapStart {
 
     /// LIF-8: the before-checkpoint hook, the snapshot (`restore/next`), then, in the restored
     /// environment, fresh connections, the after-restore hook and the app ready again. A failure
-    /// is reported to the Runtime API and ends the adapter.
+    /// is reported to the Runtime API and returned (for its one log line) to end the adapter.
     pub(crate) async fn checkpoint_and_restore(&self, api: &RuntimeApi) -> Result<(), Error> {
         if let Some(path) = &self.before_checkpoint {
             if let Err(error) = self.hook(path, "before-checkpoint").await {
-                tracing::error!("{error}");
                 let _ = retry("init/error", || api.init_error(&error)).await;
                 return Err(Box::new(error));
             }
@@ -75,7 +74,6 @@ impl SnapStart {
         self.app.forget_idle();
         self.readiness.forget_idle();
         if let Err(error) = self.after_restore().await {
-            tracing::error!("{error}");
             let _ = retry("restore/error", || api.restore_error(&error)).await;
             return Err(Box::new(error));
         }

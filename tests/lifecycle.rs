@@ -1,5 +1,6 @@
-//! Start-up order, registration, SnapStart and the Lambda variables the runtime client needs
-//! (SPEC LIF-1, LIF-2, LIF-3, LIF-7), seen from outside the real `lambda-adapter` binary.
+//! Start-up order, registration, SnapStart's connections and the Lambda variables the runtime
+//! client needs (SPEC LIF-1, LIF-2, LIF-3, LIF-7), seen from outside the real `lambda-adapter`
+//! binary. The SnapStart hooks are in `snapstart.rs`.
 
 mod support;
 
@@ -10,18 +11,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use support::{
-    adapter_command, events, final_output, invoke, spawn_adapter, wait_runtime_loop, ControlPlane,
-    TestApp, TIMEOUT,
+    adapter_command, events, final_output, invoke, spawn_adapter, wait_runtime_loop,
+    AdapterProcess, ControlPlane, ControlPlaneConfig, TestApp, TIMEOUT,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -267,6 +265,20 @@ impl PeerApp {
         }
     }
 
+    /// The adapter at `cp` with `AWS_LWA_PORT` set to this app's port, then `env`.
+    fn spawn_adapter(&self, cp: &ControlPlane, env: &[(&str, &str)]) -> AdapterProcess {
+        adapter_command(cp.addr())
+            .env("AWS_LWA_PORT", self.addr.port().to_string())
+            .envs(env.iter().copied())
+            .spawn()
+            .expect("the adapter binary starts")
+    }
+
+    /// Every request so far, probes included.
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.borrow().clone()
+    }
+
     fn forwarded(&self) -> Vec<Seen> {
         self.seen
             .borrow()
@@ -283,87 +295,20 @@ impl Drop for PeerApp {
     }
 }
 
-/// A Runtime API front that answers SnapStart's `GET /2018-06-01/runtime/restore/next` (which
-/// lambda_runtime calls under `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`, and which the
-/// emulator's control plane does not serve) and forwards every other request to `upstream`.
-struct RestoreShim {
-    addr: SocketAddr,
-    accept_loop: JoinHandle<()>,
-}
-
-type ShimBody = BoxBody<Bytes, hyper::Error>;
-
-impl RestoreShim {
-    async fn start(upstream: SocketAddr) -> RestoreShim {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client: Client<HttpConnector, Incoming> =
-            Client::builder(TokioExecutor::new()).build_http();
-        let accept_loop = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let client = client.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let client = client.clone();
-                        async move { shim_forward(client, upstream, request).await }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        RestoreShim { addr, accept_loop }
-    }
-}
-
-async fn shim_forward(
-    client: Client<HttpConnector, Incoming>,
-    upstream: SocketAddr,
-    request: Request<Incoming>,
-) -> Result<Response<ShimBody>, std::io::Error> {
-    if request.uri().path() == "/2018-06-01/runtime/restore/next" {
-        let empty = Full::new(Bytes::new()).map_err(|never| match never {});
-        return Ok(Response::new(empty.boxed()));
-    }
-    let (mut parts, body) = request.into_parts();
-    let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    parts.uri = format!("http://{upstream}{path}")
-        .parse()
-        .map_err(std::io::Error::other)?;
-    let response = client
-        .request(Request::from_parts(parts, body))
-        .await
-        .map_err(std::io::Error::other)?;
-    Ok(response.map(BodyExt::boxed))
-}
-
-impl Drop for RestoreShim {
-    fn drop(&mut self) {
-        self.accept_loop.abort();
-    }
-}
-
 /// Three invocations one after the other; returns the peer port of each forwarded request.
 async fn peer_ports_of_three_invocations(env: &[(&str, &str)]) -> Vec<u16> {
     let app = PeerApp::start().await;
-    let port = app.addr.port().to_string();
     let cp = ControlPlane::start().await.unwrap();
-    let shim = RestoreShim::start(cp.addr()).await;
-    let mut all = vec![("AWS_LWA_PORT", port.as_str())];
-    all.extend_from_slice(env);
-    // Harmless without SnapStart: the shim forwards everything but restore/next.
-    let adapter = adapter_command(shim.addr)
-        .envs(all.iter().copied())
-        .spawn()
-        .expect("the adapter binary starts");
+    let adapter = app.spawn_adapter(&cp, env);
     wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
+    three_invocations(&cp, &adapter, &app).await
+}
+
+/// Three invocations one after the other; the peer port of each forwarded request.
+async fn three_invocations(cp: &ControlPlane, adapter: &AdapterProcess, app: &PeerApp) -> Vec<u16> {
     for n in 0..3 {
         let path = format!("/req{n}");
-        let result = invoke(&cp, &adapter, events::http_v2("GET", &path)).await;
+        let result = invoke(cp, adapter, events::http_v2("GET", &path)).await;
         let response = result.json().expect("a buffered response");
         assert_eq!(response["statusCode"], 200, "{response}");
     }
@@ -375,16 +320,33 @@ async fn peer_ports_of_three_invocations(env: &[(&str, &str)]) -> Vec<u16> {
 
 // covers LIF-3
 #[tokio::test]
-async fn lif3_snap_start_opens_a_new_app_connection_per_request() {
-    let ports =
-        peer_ports_of_three_invocations(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")]).await;
-    let mut distinct = ports.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    assert_eq!(
-        distinct.len(),
-        3,
-        "each request on its own connection: {ports:?}"
+async fn lif3_no_connection_from_before_the_snapshot_is_used_after_the_restore() {
+    let app = PeerApp::start().await;
+    let cp = ControlPlane::start_with(ControlPlaneConfig {
+        hold_restore: true,
+        ..ControlPlaneConfig::default()
+    })
+    .await
+    .unwrap();
+    let adapter = app.spawn_adapter(&cp, &[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")]);
+    // The snapshot is taken while restore/next waits: the probes' connection is kept by then.
+    assert!(
+        cp.wait_restore_requested(TIMEOUT).await,
+        "no restore/next; output:\n{}",
+        adapter.logs()
+    );
+    let before: Vec<u16> = app.seen().iter().map(|seen| seen.peer_port).collect();
+    assert!(!before.is_empty(), "the readiness probes came first");
+    cp.restore();
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
+    let ports = three_invocations(&cp, &adapter, &app).await;
+    assert!(
+        ports.iter().all(|port| !before.contains(port)),
+        "a connection from before the snapshot was used after it: {before:?} then {ports:?}"
+    );
+    assert!(
+        ports.windows(2).all(|pair| pair[0] == pair[1]),
+        "connections opened after the restore are pooled: {ports:?}"
     );
 }
 

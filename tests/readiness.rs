@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use http::Method;
 use support::{
     app_and_adapter, events, invoke, kill_and_collect, log_line, registered, spawn_adapter,
-    wait_runtime_loop, ControlPlane, TestApp, TIMEOUT,
+    wait_runtime_loop, ControlPlane, Reply, TestApp, TIMEOUT,
 };
 
 /// Bound for the waits that span the adapter's 9.8 s async-init window.
@@ -136,10 +136,12 @@ async fn rdy3_progress_every_2s_with_the_last_error_or_status_then_ready_once() 
 
     app.set_ready();
     let ready = log_line(&adapter, "app is ready after", TIMEOUT).await;
+    // RDY-7: the line also says what made the app ready.
+    assert!(ready.ends_with("ms (GET / → 200)"), "{ready:?}");
     let millis: u64 = ready
         .split("app is ready after ")
         .nth(1)
-        .and_then(|rest| rest.strip_suffix(" ms"))
+        .and_then(|rest| rest.split(" ms").next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("`app is ready after N ms`: {ready:?}"));
     assert!(millis >= 4_000, "start-up took over 4 s: {ready}");
@@ -257,4 +259,93 @@ async fn rdy5_probes_carry_no_lambda_headers() {
     assert!(request.header("x-amzn-lambda-context").is_some());
     assert!(request.header("x-amzn-request-context").is_some());
     assert_eq!(app.requests().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RDY-7: what to change
+// ---------------------------------------------------------------------------------------------
+
+// covers RDY-7
+#[tokio::test]
+async fn rdy7_a_refused_port_names_aws_lwa_port_and_the_port_the_app_listens_on() {
+    let wrong = TestApp::reserve_port();
+    let cp = ControlPlane::start().await.unwrap();
+    let adapter = spawn_adapter(&cp, &[("AWS_LWA_PORT", &wrong.to_string())]);
+    registered(&cp, &adapter).await;
+    // The app starts after the adapter, on a port of its own.
+    let app = TestApp::start().await.unwrap();
+    let port = app.port();
+    let named = adapter
+        .wait_for_log_line(progress_bound(2), |line| {
+            line.contains("app is not ready after") && line.contains(&port.to_string())
+        })
+        .await
+        .unwrap_or_else(|| panic!("no line names port {port}; output:\n{}", adapter.logs()));
+    assert!(named.contains("AWS_LWA_PORT"), "{named}");
+    assert!(named.contains("refused"), "{named}");
+    assert!(
+        named.contains(&format!("set AWS_LWA_PORT={port}"))
+            || named.contains("set AWS_LWA_PORT to its port"),
+        "{named}"
+    );
+    assert_eq!(cp.next_calls_total(), 0);
+}
+
+// covers RDY-7
+#[tokio::test]
+async fn rdy7_an_unhealthy_app_is_told_what_to_change_and_probed_ten_times_less() {
+    let (app, _cp, adapter) = app_and_adapter(TestApp::builder().readiness_status(500), &[]).await;
+    let first = log_line(&adapter, "app is not ready after 2.0s", progress_bound(1)).await;
+    let probes_at_first = app.probes().len();
+    for setting in [
+        "AWS_LWA_READINESS_CHECK_PATH",
+        "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS",
+    ] {
+        assert!(first.contains(setting), "{first}");
+    }
+    assert!(first.contains("answers 500"), "{first}");
+    log_line(&adapter, "app is not ready after 4.0s", progress_bound(2)).await;
+    // At most one probe per 100 ms while the app answers unhealthy statuses: about 20 in the
+    // 2 s between the lines (10 ms probes would make about 200).
+    let probes = app.probes().len() - probes_at_first;
+    assert!(
+        (5..=30).contains(&probes),
+        "{probes} probes in 2 s; output:\n{}",
+        adapter.logs()
+    );
+}
+
+// covers RDY-7
+#[tokio::test]
+async fn rdy7_the_ready_line_says_what_made_the_app_ready_and_a_404_path_warns() {
+    // The app has no /healthz: 404, which the default healthy statuses count as ready.
+    let app = TestApp::start().await.unwrap();
+    app.route("/healthz", |_| Reply::new(404));
+    let cp = ControlPlane::start().await.unwrap();
+    let port = app.port().to_string();
+    let adapter = spawn_adapter(
+        &cp,
+        &[
+            ("AWS_LWA_PORT", &port),
+            ("AWS_LWA_READINESS_CHECK_PATH", "/healthz"),
+        ],
+    );
+    wait_runtime_loop(&cp, &adapter, TIMEOUT).await;
+    let logs = kill_and_collect(&adapter).await;
+    let ready: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("app is ready after"))
+        .collect();
+    assert_eq!(ready.len(), 1, "{logs}");
+    assert!(ready[0].ends_with("(GET /healthz → 404)"), "{logs}");
+    let warnings: Vec<&str> = logs.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warnings.len(), 1, "{logs}");
+    assert!(
+        warnings[0].contains("/healthz") && warnings[0].contains("404"),
+        "{logs}"
+    );
+    assert!(
+        warnings[0].contains("AWS_LWA_READINESS_CHECK_PATH"),
+        "{logs}"
+    );
 }

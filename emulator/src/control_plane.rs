@@ -55,6 +55,9 @@ pub struct ControlPlaneConfig {
     /// Default `127.0.0.1:0` (an ephemeral loopback port).
     pub bind: SocketAddr,
     pub function: FunctionConfig,
+    /// SnapStart: hold `restore/next` until [`ControlPlane::restore`] (the snapshot being taken),
+    /// instead of answering it at once. Default `false`.
+    pub hold_restore: bool,
 }
 
 impl Default for ControlPlaneConfig {
@@ -62,6 +65,7 @@ impl Default for ControlPlaneConfig {
         ControlPlaneConfig {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             function: FunctionConfig::default(),
+            hold_restore: false,
         }
     }
 }
@@ -90,6 +94,7 @@ impl ControlPlane {
 
     pub async fn start_with(config: ControlPlaneConfig) -> io::Result<ControlPlane> {
         let shared = Arc::new(Shared::new(config.function));
+        shared.update(|state| state.restored = !config.hold_restore);
         let handler_state = shared.clone();
         let server = HttpServer::bind(config.bind, move |request| {
             let shared = handler_state.clone();
@@ -272,6 +277,32 @@ impl ControlPlane {
             .await
     }
 
+    /// The first runtime `restore/error` (SnapStart).
+    pub async fn wait_restore_error(&self, timeout: Duration) -> Option<ReportedError> {
+        self.wait_reported(timeout, |origin| origin == ErrorOrigin::RuntimeRestore)
+            .await
+    }
+
+    /// SnapStart: waits until the runtime calls `restore/next`, the moment Lambda takes the
+    /// snapshot. `false` after `timeout`.
+    pub async fn wait_restore_requested(&self, timeout: Duration) -> bool {
+        self.shared
+            .wait_for(timeout, |state| (state.restore_calls > 0).then_some(()))
+            .await
+            .is_some()
+    }
+
+    /// SnapStart: `restore/next` calls so far.
+    pub fn restore_calls(&self) -> u64 {
+        self.shared.read(|state| state.restore_calls)
+    }
+
+    /// SnapStart: "restores" the snapshot: held `restore/next` calls are answered, and later ones
+    /// at once.
+    pub fn restore(&self) {
+        self.shared.update(|state| state.restored = true);
+    }
+
     async fn wait_reported(
         &self,
         timeout: Duration,
@@ -371,8 +402,13 @@ async fn route(shared: Arc<Shared>, request: Request<Incoming>) -> Reply {
     if let Some(endpoint) = path.strip_prefix(RUNTIME_PREFIX) {
         return match (method, endpoint) {
             (Method::GET, "/invocation/next") => runtime_api::next_invocation(shared).await,
-            (Method::GET, "/restore/next") => runtime_api::restore_next(),
-            (Method::POST, "/init/error") => runtime_api::post_init_error(&shared, request).await,
+            (Method::GET, "/restore/next") => runtime_api::restore_next(shared).await,
+            (Method::POST, "/init/error") => {
+                runtime_api::post_init_error(&shared, ErrorOrigin::RuntimeInit, request).await
+            }
+            (Method::POST, "/restore/error") => {
+                runtime_api::post_init_error(&shared, ErrorOrigin::RuntimeRestore, request).await
+            }
             (Method::POST, endpoint) => match parse_invocation_endpoint(endpoint) {
                 Some((key, InvocationEndpoint::Response)) => {
                     runtime_api::post_response(&shared, key, request).await

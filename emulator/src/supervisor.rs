@@ -77,6 +77,7 @@ pub async fn run(options: Options) -> ExitCode {
     let control_plane = match ControlPlane::start_with(ControlPlaneConfig {
         bind: loopback(options.runtime_api_port),
         function,
+        hold_restore: false,
     })
     .await
     {

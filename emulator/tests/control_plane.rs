@@ -10,7 +10,8 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::Full;
 use hyper::body::Frame;
 use lambda_emulator::control_plane::{
-    ControlPlane, ErrorOrigin, InvocationResult, InvokeOptions, MAX_BUFFERED_RESPONSE_BYTES,
+    ControlPlane, ControlPlaneConfig, ErrorOrigin, InvocationResult, InvokeOptions,
+    MAX_BUFFERED_RESPONSE_BYTES,
 };
 use lambda_emulator::testing::client::{call, connect, send, Answer};
 use lambda_emulator::testing::ChannelBody;
@@ -628,8 +629,55 @@ async fn dropping_the_control_plane_ends_blocked_calls() {
 }
 
 #[tokio::test]
+async fn a_held_restore_next_is_answered_once_restored_and_restore_error_is_recorded() {
+    // covers LIF-8 (the control plane side): the snapshot is taken while restore/next waits.
+    let cp = ControlPlane::start_with(ControlPlaneConfig {
+        hold_restore: true,
+        ..ControlPlaneConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = cp.addr();
+    let restore = tokio::spawn(async move {
+        call(
+            addr,
+            Method::GET,
+            "/2018-06-01/runtime/restore/next",
+            &[],
+            Bytes::new(),
+        )
+        .await
+    });
+    assert!(cp.wait_restore_requested(WAIT).await, "the call arrived");
+    assert_eq!(cp.restore_calls(), 1);
+    assert!(!restore.is_finished(), "held until restored");
+    cp.restore();
+    let answer = tokio::time::timeout(WAIT, restore).await.unwrap().unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+
+    let answer = post(
+        &cp,
+        "/2018-06-01/runtime/restore/error",
+        &[(
+            "Lambda-Runtime-Function-Error-Type",
+            "Adapter.SnapStartHookFailed",
+        )],
+        r#"{"errorType":"Adapter.SnapStartHookFailed","errorMessage":"no"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    let error = cp.wait_restore_error(WAIT).await.expect("restore error");
+    assert_eq!(error.origin, ErrorOrigin::RuntimeRestore);
+    assert_eq!(error.error_type, "Adapter.SnapStartHookFailed");
+    assert!(
+        cp.wait_init_error(Duration::ZERO).await.is_none(),
+        "not an init error"
+    );
+}
+
+#[tokio::test]
 async fn restore_next_answers_at_once() {
-    // SnapStart: a runtime calls it after init; nothing is ever snapshotted here.
+    // SnapStart: unless the control plane holds it, nothing is snapshotted and it answers at once.
     let cp = ControlPlane::start().await.unwrap();
     let answer = tokio::time::timeout(
         WAIT,

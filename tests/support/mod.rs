@@ -24,7 +24,8 @@ pub use adapter::{
     wait_runtime_loop, AdapterProcess,
 };
 pub use lambda_emulator::control_plane::{
-    ControlPlane, InvocationHandle, InvocationResult, InvokeOptions, StreamedResponse,
+    ControlPlane, ControlPlaneConfig, ErrorOrigin, InvocationHandle, InvocationResult,
+    InvokeOptions, StreamedResponse,
 };
 pub use lambda_emulator::testing::{app, events};
 pub use lambda_emulator::testing::{BodySender, RecordedRequest, Reply, TestApp};

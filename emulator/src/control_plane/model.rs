@@ -124,6 +124,8 @@ pub enum ErrorOrigin {
     ExtensionExit,
     /// `POST /2018-06-01/runtime/init/error`
     RuntimeInit,
+    /// `POST /2018-06-01/runtime/restore/error` (SnapStart)
+    RuntimeRestore,
 }
 
 impl ErrorOrigin {

@@ -88,9 +88,12 @@ fn hand_out(state: &mut State) -> Option<HandedOut> {
 }
 
 /// `GET /2018-06-01/runtime/restore/next` (SnapStart): a runtime calls it after init and before
-/// its first `next`; it returns once the snapshot has been restored. Nothing is ever snapshotted
-/// here, so the environment is "restored" at once.
-pub(crate) fn restore_next() -> Reply {
+/// its first `next`; Lambda takes the snapshot while it waits and answers it in the restored
+/// environment. Here it is answered once the control plane is "restored"
+/// ([`crate::control_plane::ControlPlane::restore`]), at once unless the control plane holds it.
+pub(crate) async fn restore_next(shared: Arc<Shared>) -> Reply {
+    shared.update(|state| state.restore_calls += 1);
+    shared.take(|state| state.restored.then_some(())).await;
     let mut reply = Response::new(full_body(Bytes::new()));
     *reply.status_mut() = StatusCode::OK;
     reply
@@ -335,7 +338,12 @@ pub(crate) async fn post_error(shared: &Shared, key: &str, request: Request<Inco
 }
 
 /// `POST /2018-06-01/runtime/init/error`
-pub(crate) async fn post_init_error(shared: &Shared, request: Request<Incoming>) -> Reply {
+/// `POST /2018-06-01/runtime/init/error` or, after a SnapStart restore, `restore/error`.
+pub(crate) async fn post_init_error(
+    shared: &Shared,
+    origin: ErrorOrigin,
+    request: Request<Incoming>,
+) -> Reply {
     let (parts, body) = request.into_parts();
     let body = match read_body(body, MAX_ERROR_BODY_BYTES).await {
         BodyRead::Complete(body) => body,
@@ -343,7 +351,7 @@ pub(crate) async fn post_init_error(shared: &Shared, request: Request<Incoming>)
         BodyRead::Broken => return invalid_body(),
     };
     shared.record_error(
-        ErrorOrigin::RuntimeInit,
+        origin,
         None,
         FUNCTION_ERROR_TYPE_HEADER,
         parts.headers,

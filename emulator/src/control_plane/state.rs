@@ -36,6 +36,10 @@ pub(crate) struct State {
     pub next_outstanding: usize,
     pub next_outstanding_max: usize,
     pub next_calls_total: u64,
+    /// SnapStart: `restore/next` calls received, and whether they are answered (the snapshot has
+    /// been "restored"). Until then they wait.
+    pub restore_calls: u64,
+    pub restored: bool,
 }
 
 pub(crate) struct Extension {
