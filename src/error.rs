@@ -38,6 +38,8 @@ pub enum ErrorKind {
     SnapStartHook,
     /// An invocation asked for a SnapStart hook's path (LIF-9).
     HookForbidden,
+    /// The adapter stopped (SIGTERM) before the invocation's stream ended (LIF-5).
+    ShuttingDown,
     /// Anything else that went wrong inside the adapter.
     Internal,
 }
@@ -56,6 +58,7 @@ impl ErrorKind {
             ErrorKind::ConfigInvalid => "Adapter.ConfigInvalid",
             ErrorKind::SnapStartHook => "Adapter.SnapStartHookFailed",
             ErrorKind::HookForbidden => "Adapter.HookForbidden",
+            ErrorKind::ShuttingDown => "Adapter.ShuttingDown",
             ErrorKind::Internal => "Adapter.InternalError",
         }
     }

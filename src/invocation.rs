@@ -17,6 +17,7 @@ use http::{HeaderMap, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use lambda_http::{Context, Request};
+use tokio::sync::watch;
 use tower::{Service, ServiceExt};
 
 use crate::error::{describe, AdapterError, Error, ErrorKind};
@@ -83,6 +84,8 @@ pub(crate) struct EventHandler<S> {
     service: S,
     streaming: bool,
     hooks: Arc<HookPaths>,
+    /// LIF-5: set when the adapter stops and open streams must end.
+    ending: watch::Receiver<bool>,
 }
 
 impl<S> EventHandler<S> {
@@ -91,7 +94,13 @@ impl<S> EventHandler<S> {
             service,
             streaming,
             hooks: Arc::new(hooks),
+            ending: watch::channel(false).1,
         }
+    }
+
+    /// Streams end (with the error trailers) once `ending` says so.
+    pub(crate) fn ending_streams_on(self, ending: watch::Receiver<bool>) -> Self {
+        EventHandler { ending, ..self }
     }
 
     pub(crate) async fn handle<B: AppBody>(
@@ -181,10 +190,7 @@ impl<S> EventHandler<S> {
         match exchanged {
             Ok((parts, Reply::Streamed(body))) => Ok(Outcome::Streamed {
                 prelude: response::stream_prelude(source, parts.status, &parts.headers),
-                body: match deadline {
-                    Some((at, bound)) => DeadlineBody::new(body, at, bound).boxed_unsync(),
-                    None => body,
-                },
+                body: LimitedStream::new(body, deadline, self.ending.clone()).boxed_unsync(),
                 extensions: parts.extensions,
             }),
             Ok((parts, Reply::Buffered(body))) => {
@@ -286,25 +292,35 @@ impl DeadlineTimer {
     }
 }
 
-/// STR-6: the app's streamed body, ended with an `Adapter.AppTimeout` error (which the stream
-/// turns into its error trailers) when the invocation's deadline, less the margin, comes first.
-struct DeadlineBody<B> {
+/// STR-6, LIF-5: the app's streamed body, ended early with an error (which the stream turns into
+/// its error trailers): `Adapter.AppTimeout` when the invocation's deadline, less the margin,
+/// comes first, `Adapter.ShuttingDown` when the adapter stops and the grace for streams is over.
+struct LimitedStream<B> {
     body: B,
-    deadline: Pin<Box<tokio::time::Sleep>>,
-    bound: Duration,
+    deadline: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+    ending: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
-impl<B> DeadlineBody<B> {
-    fn new(body: B, at: tokio::time::Instant, bound: Duration) -> Self {
-        DeadlineBody {
+impl<B> LimitedStream<B> {
+    fn new(
+        body: B,
+        deadline: Option<(tokio::time::Instant, Duration)>,
+        mut ending: watch::Receiver<bool>,
+    ) -> Self {
+        LimitedStream {
             body,
-            deadline: Box::pin(tokio::time::sleep_until(at)),
-            bound,
+            deadline: deadline.map(|(at, bound)| (Box::pin(tokio::time::sleep_until(at)), bound)),
+            ending: Box::pin(async move {
+                // A closed channel (the loop is gone) ends nothing.
+                if ending.wait_for(|ending| *ending).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }),
         }
     }
 }
 
-impl<B> http_body::Body for DeadlineBody<B>
+impl<B> http_body::Body for LimitedStream<B>
 where
     B: http_body::Body<Data = Bytes, Error = Error> + Unpin,
 {
@@ -318,17 +334,32 @@ where
         if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(AdapterError::new(
-                ErrorKind::AppTimeout,
-                format!(
-                    "the app's response stream was still open at the invocation's deadline: ended \
-                     {} ms in, the time left before the deadline",
-                    self.bound.as_millis()
-                ),
-            ))))),
-            Poll::Pending => Poll::Pending,
+        let ended = |kind, message: String| {
+            Poll::Ready(Some(Err(
+                Box::new(AdapterError::new(kind, message)) as Error
+            )))
+        };
+        if let Some((deadline, bound)) = &mut self.deadline {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return ended(
+                    ErrorKind::AppTimeout,
+                    format!(
+                        "the app's response stream was still open at the invocation's deadline: \
+                         ended {} ms in, the time left before the deadline",
+                        bound.as_millis()
+                    ),
+                );
+            }
         }
+        if self.ending.as_mut().poll(cx).is_ready() {
+            return ended(
+                ErrorKind::ShuttingDown,
+                "the adapter is stopping (SIGTERM) and the app's response stream was still open \
+                 after the grace for invocations in flight: ended"
+                    .to_string(),
+            );
+        }
+        Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {

@@ -23,6 +23,8 @@ use crate::snapstart::SnapStart;
 
 /// LIF-5: how long in-flight invocations may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+/// LIF-5: then, how long streams still open may take to end with their error trailers.
+const STREAM_END_GRACE: Duration = Duration::from_millis(300);
 
 /// Runs the loop until a worker meets a Runtime API failure that does not go away, or the process
 /// is asked to stop (LIF-5: then the invocations in flight may finish). Under SnapStart the
@@ -47,6 +49,8 @@ where
         snapstart.checkpoint_and_restore(&api).await?;
     }
     let (stop, stopped) = watch::channel(false);
+    let (end_streams, ending) = watch::channel(false);
+    let handler = handler.ending_streams_on(ending);
     let mut workers = JoinSet::new();
     for _ in 0..settings.concurrency {
         workers.spawn(worker(api.for_worker(), handler.clone(), stopped.clone()));
@@ -61,17 +65,24 @@ where
     }
     tracing::info!("stopping: no new invocations, finishing the ones in flight");
     let _ = stop.send(true);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while workers.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
+    if drain(&mut workers, SHUTDOWN_GRACE).await {
+        return Ok(());
+    }
+    // Streams still open end with their error trailers rather than being cut off.
+    let _ = end_streams.send(true);
+    if !drain(&mut workers, STREAM_END_GRACE).await {
         tracing::warn!(
             "invocations still in flight after {} ms are abandoned",
-            SHUTDOWN_GRACE.as_millis()
+            (SHUTDOWN_GRACE + STREAM_END_GRACE).as_millis()
         );
     }
     Ok(())
+}
+
+/// Whether every worker ended within `grace`.
+async fn drain(workers: &mut JoinSet<Result<(), Error>>, grace: Duration) -> bool {
+    let all_ended = async { while workers.join_next().await.is_some() {} };
+    tokio::time::timeout(grace, all_ended).await.is_ok()
 }
 
 async fn worker<S, B>(

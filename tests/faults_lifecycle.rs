@@ -1,172 +1,19 @@
 //! Fault injection against the real `lambda-adapter` binary, its own life: a readiness wait that
 //! times out (SPEC RDY-6), SIGTERM (LIF-5), and a Runtime API that fails or answers `next`
-//! without a request id (LIF-6, through [`RuntimeApiProxy`], a proxy in front of the control
-//! plane). Every case that goes on checks that the next invocation is served.
+//! without a request id (LIF-6, through the support's `RuntimeApiProxy`, a proxy in front of the
+//! control plane). Every case that goes on checks that the next invocation is served.
 
 mod support;
 
-use std::convert::Infallible;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use lambda_emulator::control_plane::epoch_ms_in;
 use support::logs::level_lines;
 use support::outcome::{assert_serves_next, http_answer};
+use support::runtime_proxy::{harness_behind_proxy, Faults};
 use support::{
     adapter_command, assert_no_panic, events, expect_log, final_output, ControlPlane, Harness,
     InvocationResult, InvokeOptions, Reply, TestApp, TIMEOUT,
 };
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-
-// =============================================================================================
-// RuntimeApiProxy: answers `next` without a request id, forwards everything else
-// =============================================================================================
-
-type ProxyBody = BoxBody<Bytes, hyper::Error>;
-
-struct RuntimeApiProxy {
-    addr: SocketAddr,
-    /// `next` calls answered with a bogus 200 so far.
-    bogus_sent: Arc<AtomicUsize>,
-    accept_loop: JoinHandle<()>,
-}
-
-const NEXT_PATH: &str = "/2018-06-01/runtime/invocation/next";
-
-impl RuntimeApiProxy {
-    /// Forwards to `upstream`, except that the first `bogus_nexts` `next` calls get `200 {}`
-    /// without `Lambda-Runtime-Aws-Request-Id`.
-    async fn start(upstream: SocketAddr, bogus_nexts: usize) -> RuntimeApiProxy {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .expect("the proxy listens");
-        let addr = listener.local_addr().expect("a local address");
-        let bogus_left = Arc::new(AtomicUsize::new(bogus_nexts));
-        let bogus_sent = Arc::new(AtomicUsize::new(0));
-        let client: Client<HttpConnector, Incoming> =
-            Client::builder(TokioExecutor::new()).build_http();
-        let (left, sent) = (bogus_left, bogus_sent.clone());
-        let accept_loop = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (client, left, sent) = (client.clone(), left.clone(), sent.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        proxy_request(
-                            request,
-                            upstream,
-                            client.clone(),
-                            left.clone(),
-                            sent.clone(),
-                        )
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        RuntimeApiProxy {
-            addr,
-            bogus_sent,
-            accept_loop,
-        }
-    }
-
-    fn bogus_sent(&self) -> usize {
-        self.bogus_sent.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for RuntimeApiProxy {
-    fn drop(&mut self) {
-        self.accept_loop.abort();
-    }
-}
-
-fn full_proxy_body(bytes: impl Into<Bytes>) -> ProxyBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-async fn proxy_request(
-    request: Request<Incoming>,
-    upstream: SocketAddr,
-    client: Client<HttpConnector, Incoming>,
-    bogus_left: Arc<AtomicUsize>,
-    bogus_sent: Arc<AtomicUsize>,
-) -> Result<Response<ProxyBody>, Infallible> {
-    let is_next = request.method() == http::Method::GET && request.uri().path() == NEXT_PATH;
-    if is_next
-        && bogus_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-    {
-        bogus_sent.fetch_add(1, Ordering::SeqCst);
-        let response = Response::builder()
-            .status(StatusCode::OK)
-            .header("content-type", "application/json")
-            .header(
-                "lambda-runtime-deadline-ms",
-                epoch_ms_in(Duration::from_secs(30)).to_string(),
-            )
-            .body(full_proxy_body("{}"))
-            .expect("a valid response");
-        return Ok(response);
-    }
-    let (mut parts, body) = request.into_parts();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |path| path.as_str())
-        .to_owned();
-    parts.uri = format!("http://{upstream}{path}")
-        .parse()
-        .expect("a valid upstream URI");
-    match client.request(Request::from_parts(parts, body)).await {
-        Ok(response) => Ok(response.map(BodyExt::boxed)),
-        Err(err) => {
-            let mut response = Response::new(full_proxy_body(format!("proxy: {err}")));
-            *response.status_mut() = StatusCode::BAD_GATEWAY;
-            Ok(response)
-        }
-    }
-}
-
-/// A harness whose invocation loop goes through a [`RuntimeApiProxy`] (CFG-14); registration
-/// goes to the control plane directly.
-async fn harness_behind_proxy(bogus_nexts: usize) -> (Harness, RuntimeApiProxy) {
-    let cp = ControlPlane::start()
-        .await
-        .expect("the control plane listens");
-    let proxy = RuntimeApiProxy::start(cp.addr(), bogus_nexts).await;
-    let app = TestApp::start().await.expect("the test app listens");
-    let adapter = adapter_command(cp.addr())
-        .env("AWS_LWA_PORT", app.port().to_string())
-        .env("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", proxy.addr.to_string())
-        .spawn()
-        .expect("the adapter binary starts");
-    if cp.wait_registered(TIMEOUT).await.is_none() {
-        panic!("no registration; adapter output:\n{}", adapter.logs());
-    }
-    (Harness { cp, app, adapter }, proxy)
-}
 
 // =============================================================================================
 // RDY-6: readiness timeout
@@ -324,19 +171,27 @@ async fn lif6_persistent_next_failures_exit_non_zero_with_one_line_saying_why() 
 // covers LIF-6, CFG-14
 #[tokio::test]
 async fn lif6_a_next_without_request_id_is_logged_retried_and_the_next_invocation_served() {
-    let (h, proxy) = harness_behind_proxy(1).await;
+    let (h, proxy) = harness_behind_proxy(Faults {
+        no_request_id: 1,
+        ..Faults::default()
+    })
+    .await;
     let line = expect_log(&h.adapter, &["Lambda-Runtime-Aws-Request-Id"]).await;
     assert!(line.contains("next"), "{line}");
-    assert_eq!(proxy.bogus_sent(), 1);
+    assert_eq!(proxy.injected(), 1);
     assert_serves_next(&h, "a next without request id").await;
 }
 
 // covers LIF-6, CFG-14
 #[tokio::test]
 async fn lif6_persistent_nexts_without_request_id_exit_non_zero_with_one_line() {
-    let (h, proxy) = harness_behind_proxy(100).await;
+    let (h, proxy) = harness_behind_proxy(Faults {
+        no_request_id: 100,
+        ..Faults::default()
+    })
+    .await;
     assert_gives_up(&h, "Lambda-Runtime-Aws-Request-Id").await;
-    assert_eq!(proxy.bogus_sent(), 5, "five attempts");
+    assert_eq!(proxy.injected(), 5, "five attempts");
 }
 
 // covers LIF-6

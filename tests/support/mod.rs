@@ -13,6 +13,7 @@
 pub mod adapter;
 pub mod logs;
 pub mod outcome;
+pub mod runtime_proxy;
 
 use std::time::Duration;
 

@@ -20,6 +20,8 @@ pub struct RawRequest {
     pub method: String,
     /// The request target, as sent.
     pub path: String,
+    /// The whole head as sent (request line and header lines, up to the blank line).
+    pub head: String,
     /// The body (`content-length` bytes).
     pub body: Vec<u8>,
 }
@@ -32,6 +34,8 @@ pub enum RawAnswer {
     Reset,
     /// Write these bytes, then close the connection.
     WriteAndClose(Vec<u8>),
+    /// Write these bytes, then say nothing more until the peer closes the connection.
+    WriteAndHold(Vec<u8>),
 }
 
 /// What [`RawApp`] has seen so far.
@@ -210,6 +214,12 @@ async fn serve_raw(
                 let _ = stream.shutdown().await;
                 return;
             }
+            RawAnswer::WriteAndHold(bytes) => {
+                let _ = stream.write_all(&bytes).await;
+                let mut rest = [0u8; 1024];
+                while matches!(stream.read(&mut rest).await, Ok(n) if n > 0) {}
+                return;
+            }
         }
     }
 }
@@ -266,6 +276,7 @@ async fn read_request(
         connection,
         method: request_line.next().unwrap_or_default().to_owned(),
         path: request_line.next().unwrap_or_default().to_owned(),
+        head: head.clone(),
         body,
     })
 }
