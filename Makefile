@@ -170,10 +170,18 @@ examples-test-offline: build-local
 	python3 scripts/examples_test.py $(EMULATOR_BIN) $(ADAPTER_BIN) sse-python sqs-python java
 
 # Soak figures (not a test): 10,000 buffered invocations at AWS_LAMBDA_MAX_CONCURRENCY=8, every
-# answer checked, the adapter's VmRSS after 1,000 and 10,000 and the throughput.
+# answer checked, the adapter's VmRSS after 1,000 and 10,000 and the throughput. SOAK=chaos: 100,000
+# at AWS_LAMBDA_MAX_CONCURRENCY=64 against an app that misbehaves at random (resets, late answers,
+# cut bodies, 500s), every answer checked against what its request asked for, VmRSS after 10,000
+# and 100,000.
+SOAK ?= steady
 .PHONY: soak
 soak:
+ifeq ($(SOAK),chaos)
+	$(CARGO) test --release --test soak_chaos -- --ignored --nocapture
+else
 	$(CARGO) test --release --test soak_bench -- --ignored --nocapture
+endif
 
 # ---- Benchmarks (issue: a benchmark suite) ----
 .PHONY: bench compare-install bench-compare

@@ -36,6 +36,8 @@ pub enum RawAnswer {
     WriteAndClose(Vec<u8>),
     /// Write these bytes, then say nothing more until the peer closes the connection.
     WriteAndHold(Vec<u8>),
+    /// Wait this long, then write these bytes and keep the connection (a slow app).
+    Late(Duration, Vec<u8>),
 }
 
 /// What [`RawApp`] has seen so far.
@@ -213,6 +215,12 @@ async fn serve_raw(
                 let _ = stream.write_all(&bytes).await;
                 let _ = stream.shutdown().await;
                 return;
+            }
+            RawAnswer::Late(delay, bytes) => {
+                tokio::time::sleep(delay).await;
+                if stream.write_all(&bytes).await.is_err() {
+                    return;
+                }
             }
             RawAnswer::WriteAndHold(bytes) => {
                 let _ = stream.write_all(&bytes).await;
