@@ -43,30 +43,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
+    use std::convert::Infallible;
 
-    use http_body::Frame;
     use http_body_util::Full;
+    use lambda_emulator::testing::ChannelBody;
+    use tokio::sync::mpsc;
 
-    /// A body that yields the given chunks one frame at a time.
-    struct Frames(VecDeque<&'static str>);
-
-    impl Body for Frames {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            Poll::Ready(
-                self.0
-                    .pop_front()
-                    .map(|chunk| Ok(Frame::data(Bytes::from_static(chunk.as_bytes())))),
-            )
+    /// A body that yields `chunks` one frame at a time.
+    fn frames(
+        chunks: &[&'static str],
+    ) -> ChannelBody<mpsc::UnboundedReceiver<Result<Bytes, Infallible>>> {
+        let (send, frames) = mpsc::unbounded_channel();
+        for chunk in chunks {
+            let _ = send.send(Ok(Bytes::from_static(chunk.as_bytes())));
         }
+        ChannelBody::new(frames)
     }
 
     #[tokio::test]
@@ -75,11 +66,11 @@ mod tests {
         let read = read_all(Full::new(one.clone())).await.unwrap_or_default();
         assert_eq!(read, "hello");
         assert_eq!(read.as_ptr(), one.as_ptr(), "a single frame is not copied");
-        let many = read_all(Frames(VecDeque::from(["a", "bc", "", "def"])))
+        let many = read_all(frames(&["a", "bc", "", "def"]))
             .await
             .unwrap_or_default();
         assert_eq!(many, "abcdef");
-        let empty = read_all(Frames(VecDeque::new())).await.unwrap_or_default();
+        let empty = read_all(frames(&[])).await.unwrap_or_default();
         assert!(empty.is_empty());
     }
 }

@@ -28,20 +28,6 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A harness whose adapter forwards to `port` (which the test serves, or not) and probes
-/// readiness on a separate, ready `TestApp` (the harness's `app`).
-async fn harness_for_port(port: u16, env: &[(&str, &str)]) -> Harness {
-    let readiness = TestApp::start().await.expect("the readiness app listens");
-    let readiness_port = readiness.port().to_string();
-    let port = port.to_string();
-    let mut all = vec![
-        ("AWS_LWA_PORT", port.as_str()),
-        ("AWS_LWA_READINESS_CHECK_PORT", readiness_port.as_str()),
-    ];
-    all.extend_from_slice(env);
-    Harness::start_with_app(readiness, &all).await
-}
-
 /// Waits until nothing accepts connections on `port` any more.
 async fn wait_port_closed(port: u16) {
     let deadline = Instant::now() + TIMEOUT;
@@ -73,7 +59,7 @@ async fn start_app_on(port: u16) -> TestApp {
 #[tokio::test]
 async fn err1_refused_connection_gives_an_http_event_a_502_with_a_short_text_body() {
     let port = TestApp::reserve_port();
-    let h = harness_for_port(port, &[]).await;
+    let h = Harness::for_port(port, &[]).await;
     let result = h.invoke(events::http_v2("GET", "/refused")).await;
     let response = result
         .json()
@@ -100,7 +86,7 @@ async fn err1_refused_connection_gives_an_http_event_a_502_with_a_short_text_bod
 #[tokio::test]
 async fn err1_refused_connection_fails_a_pass_through_event_as_app_unreachable() {
     let port = TestApp::reserve_port();
-    let h = harness_for_port(port, &[]).await;
+    let h = Harness::for_port(port, &[]).await;
     let result = h.invoke(events::sqs(&["hello"]).to_string()).await;
     let (error_type, message) = error_of(&h, &result);
     assert_eq!(error_type, "Adapter.AppUnreachable", "{message}");
@@ -115,7 +101,7 @@ async fn err1_refused_connection_fails_a_pass_through_event_as_app_unreachable()
 #[tokio::test]
 async fn err1_reset_before_the_response_head_fails_a_post_without_retrying_it() {
     let raw = RawApp::echo_except("/reset", |_| RawAnswer::Reset).await;
-    let h = harness_for_port(raw.port(), &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let result = h
         .invoke(events::http_v2("POST", "/reset").body("order #1"))
         .await;
@@ -144,7 +130,7 @@ async fn err1_reset_before_the_response_head_retries_a_get_once_on_a_fresh_conne
         }
     })
     .await;
-    let h = harness_for_port(raw.port(), &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let result = h.invoke(events::http_v2("GET", "/reset-once")).await;
     let (status, body) = http_answer(&h, &result);
     assert_eq!(
@@ -170,7 +156,7 @@ async fn err1_reset_before_the_response_head_retries_a_get_once_on_a_fresh_conne
 #[tokio::test]
 async fn err1_connections_the_app_closed_while_idle_are_not_used_5_rounds() {
     let raw = RawApp::start(Some(Duration::from_secs(1)), RawAnswer::echo).await;
-    let h = harness_for_port(raw.port(), &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let mut second_calls_ok = 0;
     for round in 0..5 {
         for call in ["first", "second"] {
@@ -212,7 +198,7 @@ async fn err1_connections_the_app_closed_while_idle_are_not_used_5_rounds() {
 #[tokio::test]
 async fn cfg21_pool_idle_timeout_zero_opens_a_new_connection_per_request() {
     let raw = RawApp::start(None, RawAnswer::echo).await;
-    let h = harness_for_port(raw.port(), &[("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "0")]).await;
+    let h = Harness::for_port(raw.port(), &[("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "0")]).await;
     for index in 0..5 {
         let body = format!("unpooled {index}");
         let result = h
@@ -244,7 +230,7 @@ async fn cfg21_pool_idle_timeout_zero_opens_a_new_connection_per_request() {
 #[tokio::test]
 async fn cfg21_default_pool_reuses_one_connection_for_consecutive_requests() {
     let raw = RawApp::start(None, RawAnswer::echo).await;
-    let h = harness_for_port(raw.port(), &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     for index in 0..5 {
         let body = format!("pooled {index}");
         let result = h
@@ -303,7 +289,7 @@ async fn err1_app_restart_on_the_same_port_502_during_the_outage_then_served() {
 #[tokio::test]
 async fn err1_truncated_buffered_body_gives_502_and_the_log_names_the_cause() {
     let raw = RawApp::echo_except("/truncated", |_| RawAnswer::truncated()).await;
-    let h = harness_for_port(raw.port(), &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let result = h.invoke(events::http_v2("GET", "/truncated")).await;
     let (status, body) = http_answer(&h, &result);
     assert_eq!(status, 502, "{}", String::from_utf8_lossy(&body));
@@ -328,7 +314,7 @@ async fn err1_truncated_buffered_body_gives_502_and_the_log_names_the_cause() {
 #[tokio::test]
 async fn str3_truncated_streaming_body_ends_with_error_trailers() {
     let raw = RawApp::echo_except("/truncated", |_| RawAnswer::truncated()).await;
-    let h = harness_for_port(raw.port(), &[("AWS_LWA_INVOKE_MODE", "response_stream")]).await;
+    let h = Harness::for_port(raw.port(), &[("AWS_LWA_INVOKE_MODE", "response_stream")]).await;
     let result = h.invoke(events::function_url("GET", "/truncated")).await;
     let streamed = result
         .streamed()

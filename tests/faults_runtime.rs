@@ -12,7 +12,8 @@ use lambda_emulator::control_plane::epoch_ms_in;
 use support::outcome::{assert_serves_next, http_answer};
 use support::runtime_proxy::{harness_behind_proxy, Faults};
 use support::{
-    events, expect_log, Harness, InvocationResult, InvokeOptions, Reply, StreamedResponse, TIMEOUT,
+    events, expect_log, BodySender, Harness, InvocationHandle, InvocationResult, InvokeOptions,
+    Reply, StreamedResponse, TIMEOUT,
 };
 
 const STREAM: [(&str, &str); 1] = [("AWS_LWA_INVOKE_MODE", "response_stream")];
@@ -67,10 +68,9 @@ async fn str6_a_stream_still_open_at_the_deadline_ends_with_app_timeout_trailers
     assert_eq!(status, 200);
 }
 
-// covers LIF-5: a stream that finishes within the grace is delivered whole, then exit 0.
-#[tokio::test]
-async fn lif5_sigterm_mid_stream_lets_the_stream_finish_then_exits_0() {
-    let h = Harness::start(&STREAM).await;
+/// A streamed invocation whose app has sent `first` and holds the rest, and SIGTERM to the
+/// adapter.
+async fn sigterm_mid_stream(h: &Harness, first: &'static str) -> (InvocationHandle, BodySender) {
     let (reply, body) = Reply::channel(200);
     h.app.route_once("/stream", reply);
     let invocation = h.cp.invoke(events::function_url("GET", "/stream"));
@@ -78,8 +78,16 @@ async fn lif5_sigterm_mid_stream_lets_the_stream_finish_then_exits_0() {
         .wait_request(TIMEOUT)
         .await
         .expect("the app has the request");
-    assert!(body.send("first "));
+    assert!(body.send(first));
     h.adapter.terminate().expect("SIGTERM sent");
+    (invocation, body)
+}
+
+// covers LIF-5: a stream that finishes within the grace is delivered whole, then exit 0.
+#[tokio::test]
+async fn lif5_sigterm_mid_stream_lets_the_stream_finish_then_exits_0() {
+    let h = Harness::start(&STREAM).await;
+    let (invocation, body) = sigterm_mid_stream(&h, "first ").await;
     expect_log(&h.adapter, &["stopping: no new invocations"]).await;
     assert!(body.send("and last"));
     body.finish();
@@ -104,15 +112,7 @@ async fn lif5_sigterm_mid_stream_lets_the_stream_finish_then_exits_0() {
 #[tokio::test]
 async fn lif5_sigterm_mid_stream_ends_an_unfinished_stream_cleanly_then_exits_0() {
     let h = Harness::start(&STREAM).await;
-    let (reply, body) = Reply::channel(200);
-    h.app.route_once("/endless", reply);
-    let invocation = h.cp.invoke(events::function_url("GET", "/endless"));
-    h.app
-        .wait_request(TIMEOUT)
-        .await
-        .expect("the app has the request");
-    assert!(body.send("never finished "));
-    h.adapter.terminate().expect("SIGTERM sent");
+    let (invocation, body) = sigterm_mid_stream(&h, "never finished ").await;
     let result = h.result_of(&invocation).await;
     let stream = streamed(&h, &result);
     assert_eq!(&stream.body[..], b"never finished ");

@@ -1,5 +1,5 @@
 //! Faults on the wire between the adapter and the app, with the real binary, the fake control
-//! plane and a hand-written app ([`RawApp`]) that records the raw heads it receives and answers
+//! plane and a hand-written app ([`RawApp`], probed through a separate ready app) that records the raw heads it receives and answers
 //! what a test scripts (SPEC EVT-8, ERR-1, ERR-2, RSP-8): request smuggling attempts in an event,
 //! interim `1xx` answers, a body ended by the connection's close, `content-length` with
 //! `transfer-encoding`, a head that never ends, big response heads, an event with 10,000 headers.
@@ -13,32 +13,7 @@ use lambda_emulator::control_plane::epoch_ms_in;
 use lambda_emulator::testing::raw_app::{RawAnswer, RawApp};
 use serde_json::{json, Value};
 use support::outcome::http_answer;
-use support::{
-    adapter_command, events, ControlPlane, Harness, InvocationResult, InvokeOptions, TestApp,
-    TIMEOUT,
-};
-
-/// The adapter in front of `app` (a raw app: its `GET /` probe is answered by the echo).
-async fn harness_for(app: &RawApp, env: &[(&str, &str)]) -> Harness {
-    let cp = ControlPlane::start()
-        .await
-        .expect("the control plane listens");
-    let adapter = adapter_command(cp.addr())
-        .env("AWS_LWA_PORT", app.port().to_string())
-        .envs(env.iter().copied())
-        .spawn()
-        .expect("the adapter binary starts");
-    if cp.wait_registered(TIMEOUT).await.is_none() {
-        panic!("no registration; output:\n{}", adapter.logs());
-    }
-    // `Harness` wants a `TestApp`; this one only stands in and is never asked anything.
-    let unused = TestApp::start().await.expect("a stand-in app");
-    Harness {
-        cp,
-        app: unused,
-        adapter,
-    }
-}
+use support::{events, Harness, InvocationResult, InvokeOptions};
 
 /// An invocation after a fault: answered by the app, on its own path.
 async fn assert_next_is_served(h: &Harness, raw: &RawApp) {
@@ -63,7 +38,7 @@ fn app_saw_header(raw: &RawApp, name: &str) -> bool {
 #[tokio::test]
 async fn evt8_request_smuggling_attempts_never_reach_the_app_as_headers_or_requests() {
     let raw = RawApp::start(None, RawAnswer::echo).await;
-    let h = harness_for(&raw, &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let injected = "x-injected";
     let cases: Vec<(&str, Value)> = vec![
         (
@@ -139,7 +114,7 @@ async fn err1_interim_1xx_answers_before_the_real_one_are_skipped() {
         )
     })
     .await;
-    let h = harness_for(&raw, &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let result = h.invoke(events::http_v2("GET", "/interim")).await;
     let (status, body) = http_answer(&h, &result);
     assert_eq!((status, body.as_slice()), (201, &b"final"[..]));
@@ -156,7 +131,7 @@ async fn err1_an_http_1_0_body_ended_by_the_connection_close_arrives_whole() {
         )
     })
     .await;
-    let h = harness_for(&raw, &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     for _ in 0..2 {
         let result = h.invoke(events::http_v2("GET", "/old")).await;
         let (status, body) = http_answer(&h, &result);
@@ -180,7 +155,7 @@ async fn err1_content_length_with_chunked_is_read_as_chunked_and_never_desynchro
         )
     })
     .await;
-    let h = harness_for(&raw, &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let result = h.invoke(events::http_v2("GET", "/both")).await;
     let (status, body) = http_answer(&h, &result);
     assert_eq!((status, body.as_slice()), (200, &b"hello"[..]));
@@ -204,7 +179,7 @@ async fn err2_a_response_head_that_never_ends_gets_a_504_before_the_deadline() {
         RawAnswer::WriteAndHold(b"HTTP/1.1 200 OK\r\nx-a: 1\r\n".to_vec())
     })
     .await;
-    let h = harness_for(&raw, &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let deadline = epoch_ms_in(Duration::from_millis(1500));
     let result = h
         .invoke_with(
@@ -247,7 +222,7 @@ async fn rsp8_five_hundred_cookies_and_a_256_kib_head_pass_unchanged() {
     let head = big_head(500, 500);
     assert!(head.len() > 256 * 1024, "{} bytes of head", head.len());
     let raw = RawApp::echo_except("/big", move |_| RawAnswer::Reply(head.clone())).await;
-    let h = harness_for(&raw, &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
 
     for event in [
         events::http_v2("GET", "/big"),
@@ -279,7 +254,7 @@ async fn rsp8_five_hundred_cookies_and_a_256_kib_head_pass_unchanged() {
 async fn rsp8_past_the_bound_a_clean_502_names_the_limit() {
     let head = big_head(0, 3_000);
     let raw = RawApp::echo_except("/huge", move |_| RawAnswer::Reply(head.clone())).await;
-    let h = harness_for(&raw, &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let result = h.invoke(events::http_v2("GET", "/huge")).await;
     let (status, _) = http_answer(&h, &result);
     assert_eq!(status, 502);
@@ -297,7 +272,7 @@ async fn rsp8_past_the_bound_a_clean_502_names_the_limit() {
 #[tokio::test]
 async fn evt2_an_event_with_ten_thousand_headers_is_forwarded_whole() {
     let raw = RawApp::start(None, RawAnswer::echo).await;
-    let h = harness_for(&raw, &[]).await;
+    let h = Harness::for_port(raw.port(), &[]).await;
     let headers: serde_json::Map<String, Value> = (0..10_000)
         .map(|n| (format!("x-many-{n}"), Value::from(format!("value {n}"))))
         .collect();

@@ -8,13 +8,11 @@
 
 mod support;
 
-use std::time::Instant;
-
-use bytes::Bytes;
-use lambda_emulator::control_plane::{ChunkReceiver, PRELUDE_DELIMITER};
+use lambda_emulator::control_plane::PRELUDE_DELIMITER;
 use serde_json::{json, Value};
 use support::events;
-use support::{Harness, InvocationResult, Reply, StreamedResponse, TIMEOUT};
+use support::outcome::next_chunk;
+use support::{Harness, InvocationResult, Reply, StreamedResponse};
 
 const STREAMING: (&str, &str) = ("AWS_LWA_INVOKE_MODE", "response_stream");
 
@@ -35,17 +33,6 @@ fn reply_with_repeated_headers(body: &'static str) -> Reply {
         .header("set-cookie", "session=abc; Path=/; HttpOnly")
         .header("set-cookie", DATED_COOKIE)
         .chunks([(std::time::Duration::ZERO, body)])
-}
-
-async fn next_chunk(h: &Harness, chunks: &mut ChunkReceiver, what: &str) -> (Instant, Bytes) {
-    match chunks.recv(TIMEOUT).await {
-        Ok(Some(chunk)) => chunk,
-        Ok(None) => panic!(
-            "the stream ended before {what}; adapter output:\n{}",
-            h.adapter.logs()
-        ),
-        Err(timeout) => panic!("{timeout} ({what}); adapter output:\n{}", h.adapter.logs()),
-    }
 }
 
 fn streamed<'a>(h: &Harness, result: &'a InvocationResult) -> &'a StreamedResponse {

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use lambda_emulator::control_plane::{ChunkReceiver, PRELUDE_DELIMITER};
 use serde_json::Value;
+use support::outcome::next_chunk;
 use support::{
     events, Harness, InvocationHandle, InvocationResult, Reply, StreamedResponse, TIMEOUT,
 };
@@ -23,19 +24,6 @@ async fn streaming_harness(extra: &[(&str, &str)]) -> Harness {
     let mut env = vec![STREAMING];
     env.extend_from_slice(extra);
     Harness::start(&env).await
-}
-
-/// The next streamed chunk of `invocation`; panics with the adapter's output when none comes
-/// within [`TIMEOUT`] or the stream ended instead.
-async fn next_chunk(h: &Harness, chunks: &mut ChunkReceiver, what: &str) -> (Instant, Bytes) {
-    match chunks.recv(TIMEOUT).await {
-        Ok(Some(chunk)) => chunk,
-        Ok(None) => panic!(
-            "the stream ended before {what}; adapter output:\n{}",
-            h.adapter.logs()
-        ),
-        Err(timeout) => panic!("{timeout} ({what}); adapter output:\n{}", h.adapter.logs()),
-    }
 }
 
 /// Waits until the stream has ended after every chunk already received.

@@ -57,6 +57,20 @@ impl Harness {
         Self::start_with_app(app, env).await
     }
 
+    /// A harness whose adapter forwards to `port` (which the test serves with an app of its own,
+    /// or not at all) and probes readiness on a separate, ready `TestApp` (the harness's `app`).
+    pub async fn for_port(port: u16, env: &[(&str, &str)]) -> Harness {
+        let readiness = TestApp::start().await.expect("the readiness app listens");
+        let readiness_port = readiness.port().to_string();
+        let port = port.to_string();
+        let mut all = vec![
+            ("AWS_LWA_PORT", port.as_str()),
+            ("AWS_LWA_READINESS_CHECK_PORT", readiness_port.as_str()),
+        ];
+        all.extend_from_slice(env);
+        Self::start_with_app(readiness, &all).await
+    }
+
     /// Like [`Harness::start`] with an app the test configured.
     pub async fn start_with_app(app: TestApp, env: &[(&str, &str)]) -> Harness {
         let cp = ControlPlane::start()

@@ -1,11 +1,15 @@
 //! What the tests read from an invocation's result: the app's answer in the source's shape
-//! (RSP-1, STR-1), an error's type and message (EVT-8, RSP-5), and that the adapter goes on
-//! serving after a fault (ERR-3, LIF-6).
+//! (RSP-1, STR-1), a stream's chunks as they come, an error's type and message (EVT-8, RSP-5),
+//! and that the adapter goes on serving after a fault (ERR-3, LIF-6).
 
+use std::time::Instant;
+
+use bytes::Bytes;
+use lambda_emulator::control_plane::ChunkReceiver;
 use serde_json::Value;
 
 use super::adapter::assert_no_panic;
-use super::{events, Harness, InvocationResult};
+use super::{events, Harness, InvocationResult, TIMEOUT};
 
 /// The JSON echo the test app answered with, from a buffered HTTP response.
 pub fn echo(result: &InvocationResult) -> Value {
@@ -87,4 +91,17 @@ pub async fn assert_serves_next(h: &Harness, tag: &str) {
     );
     assert!(h.adapter.is_running());
     assert_no_panic(&h.adapter);
+}
+
+/// The next streamed chunk from `chunks`; panics with the adapter's output when none comes
+/// within [`TIMEOUT`] or the stream ended instead.
+pub async fn next_chunk(h: &Harness, chunks: &mut ChunkReceiver, what: &str) -> (Instant, Bytes) {
+    match chunks.recv(TIMEOUT).await {
+        Ok(Some(chunk)) => chunk,
+        Ok(None) => panic!(
+            "the stream ended before {what}; adapter output:\n{}",
+            h.adapter.logs()
+        ),
+        Err(timeout) => panic!("{timeout} ({what}); adapter output:\n{}", h.adapter.logs()),
+    }
 }
