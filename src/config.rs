@@ -34,10 +34,12 @@ pub enum Protocol {
     Tcp,
 }
 
+const PROTOCOLS: [(&str, Protocol); 2] = [("http", Protocol::Http), ("tcp", Protocol::Tcp)];
+
 impl From<&str> for Protocol {
     /// Any case of `http` or `tcp`; anything else is `Http`.
     fn from(value: &str) -> Self {
-        word(value, &[("http", Protocol::Http), ("tcp", Protocol::Tcp)]).unwrap_or_default()
+        word(value, &PROTOCOLS).unwrap_or_default()
     }
 }
 
@@ -154,123 +156,32 @@ impl AdapterOptions {
 }
 
 /// PKG-7: every variable the adapter reads, its default, and what it does; `--help` prints them.
+#[rustfmt::skip]
 const VARIABLES: [(&str, &str, &str); 24] = [
-    (
-        "AWS_LWA_PORT",
-        "8080",
-        "port your app listens on (falls back to PORT)",
-    ),
+    ("AWS_LWA_PORT", "8080", "port your app listens on (falls back to PORT)"),
     ("AWS_LWA_HOST", "127.0.0.1", "host your app listens on"),
-    (
-        "AWS_LWA_READINESS_CHECK_PORT",
-        "the app port",
-        "port of the readiness check",
-    ),
-    (
-        "AWS_LWA_READINESS_CHECK_PATH",
-        "/",
-        "path of the HTTP readiness check",
-    ),
-    (
-        "AWS_LWA_READINESS_CHECK_PROTOCOL",
-        "http",
-        "http (GET the path) or tcp (connect)",
-    ),
-    (
-        "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS",
-        "100-499",
-        "statuses that mean ready, e.g. 200-399,404",
-    ),
-    (
-        "AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS",
-        "none",
-        "fail init when the app is not ready by then",
-    ),
-    (
-        "AWS_LWA_ASYNC_INIT",
-        "false",
-        "let init end after 9.8 s; the first invocation waits for the app",
-    ),
-    (
-        "AWS_LWA_REMOVE_BASE_PATH",
-        "none",
-        "a path prefix removed from every request, e.g. /prod",
-    ),
-    (
-        "AWS_LWA_PASS_THROUGH_PATH",
-        "/events",
-        "where non-HTTP events (SQS, SNS, S3, ...) are posted",
-    ),
-    (
-        "AWS_LWA_ENABLE_COMPRESSION",
-        "false",
-        "gzip or br for buffered responses",
-    ),
-    (
-        "AWS_LWA_INVOKE_MODE",
-        "buffered",
-        "buffered or response_stream",
-    ),
-    (
-        "AWS_LWA_AUTHORIZATION_SOURCE",
-        "none",
-        "a header whose value is moved to authorization",
-    ),
-    (
-        "AWS_LWA_ERROR_STATUS_CODES",
-        "none",
-        "app statuses that fail the invocation, e.g. 500,502-504",
-    ),
-    (
-        "AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS",
-        "4",
-        "how long an idle app connection is kept; 0: none",
-    ),
-    (
-        "AWS_LWA_LAMBDA_RUNTIME_API_PROXY",
-        "none",
-        "host:port of a Runtime API proxy (invocations only)",
-    ),
-    (
-        "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH",
-        "none",
-        "POSTed to the app before a SnapStart snapshot",
-    ),
-    (
-        "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH",
-        "none",
-        "POSTed to the app after a SnapStart restore",
-    ),
-    (
-        "AWS_LAMBDA_RUNTIME_API",
-        "127.0.0.1:9001",
-        "set by Lambda: the Runtime API",
-    ),
-    (
-        "AWS_LAMBDA_MAX_CONCURRENCY",
-        "1",
-        "set by Lambda Managed Instances: invocations at once",
-    ),
-    (
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "on-demand",
-        "set by Lambda: snap-start runs the SnapStart hooks",
-    ),
-    (
-        "AWS_LAMBDA_LOG_LEVEL",
-        "INFO",
-        "DEBUG, INFO, WARN or ERROR (falls back to RUST_LOG)",
-    ),
-    (
-        "AWS_LAMBDA_LOG_FORMAT",
-        "TEXT",
-        "JSON: one JSON object per log line",
-    ),
-    (
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "lambda-adapter",
-        "set by Lambda (also _MEMORY_SIZE, _VERSION)",
-    ),
+    ("AWS_LWA_READINESS_CHECK_PORT", "the app port", "port of the readiness check"),
+    ("AWS_LWA_READINESS_CHECK_PATH", "/", "path of the HTTP readiness check"),
+    ("AWS_LWA_READINESS_CHECK_PROTOCOL", "http", "http (GET the path) or tcp (connect)"),
+    ("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS", "100-499", "statuses that mean ready, e.g. 200-399,404"),
+    ("AWS_LWA_READINESS_CHECK_TIMEOUT_SECONDS", "none", "fail init when the app is not ready by then"),
+    ("AWS_LWA_ASYNC_INIT", "false", "let init end after 9.8 s; the first invocation waits for the app"),
+    ("AWS_LWA_REMOVE_BASE_PATH", "none", "a path prefix removed from every request, e.g. /prod"),
+    ("AWS_LWA_PASS_THROUGH_PATH", "/events", "where non-HTTP events (SQS, SNS, S3, ...) are posted"),
+    ("AWS_LWA_ENABLE_COMPRESSION", "false", "gzip or br for buffered responses"),
+    ("AWS_LWA_INVOKE_MODE", "buffered", "buffered or response_stream"),
+    ("AWS_LWA_AUTHORIZATION_SOURCE", "none", "a header whose value is moved to authorization"),
+    ("AWS_LWA_ERROR_STATUS_CODES", "none", "app statuses that fail the invocation, e.g. 500,502-504"),
+    ("AWS_LWA_POOL_IDLE_TIMEOUT_SECONDS", "4", "how long an idle app connection is kept; 0: none"),
+    ("AWS_LWA_LAMBDA_RUNTIME_API_PROXY", "none", "host:port of a Runtime API proxy (invocations only)"),
+    ("AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH", "none", "POSTed to the app before a SnapStart snapshot"),
+    ("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH", "none", "POSTed to the app after a SnapStart restore"),
+    ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001", "set by Lambda: the Runtime API"),
+    ("AWS_LAMBDA_MAX_CONCURRENCY", "1", "set by Lambda Managed Instances: invocations at once"),
+    ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand", "set by Lambda: snap-start runs the SnapStart hooks"),
+    ("AWS_LAMBDA_LOG_LEVEL", "INFO", "DEBUG, INFO, WARN or ERROR (falls back to RUST_LOG)"),
+    ("AWS_LAMBDA_LOG_FORMAT", "TEXT", "JSON: one JSON object per log line"),
+    ("AWS_LAMBDA_FUNCTION_NAME", "lambda-adapter", "set by Lambda (also _MEMORY_SIZE, _VERSION)"),
 ];
 
 /// PKG-7: what `lambda-adapter --help` prints: what it is, how Lambda starts it, every variable.
@@ -611,11 +522,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
             "AWS_LWA_READINESS_CHECK_PROTOCOL",
             "READINESS_CHECK_PROTOCOL",
         ) {
-            Some(found) => word(
-                &found.value,
-                &[("http", Protocol::Http), ("tcp", Protocol::Tcp)],
-            )
-            .unwrap_or_else(|| {
+            Some(found) => word(&found.value, &PROTOCOLS).unwrap_or_else(|| {
                 self.warnings
                     .push(format!("{found} is not `http` or `tcp`: using http"));
                 Protocol::Http
