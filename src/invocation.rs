@@ -1,9 +1,10 @@
-//! One invocation (SPEC ERR-1, ERR-2, RSP-7, STR-1, STR-4, STR-6): its event becomes a request
-//! ([`crate::event`]), the adapter service (behind compression when configured) forwards it, and the
-//! app's answer is shaped for the event's source ([`crate::response`]): a buffered JSON document, or
-//! a prelude and the app's body for a stream. The request to the app, and a streamed body, are
-//! bounded by the invocation's deadline; when the app cannot answer properly, an HTTP client gets a small response of the
-//! adapter's own (502, 504) and other events keep the error.
+//! One invocation (SPEC ERR-1, ERR-2, RSP-7, STR-1, STR-4, STR-6, LIF-9): its event becomes a
+//! request ([`crate::event`]), the adapter service (behind compression when configured) forwards
+//! it, and the app's answer is shaped for the event's source ([`crate::response`]): a buffered JSON
+//! payload, or a prelude and the app's body for a stream. The request to the app, and a streamed
+//! body, are bounded by the invocation's deadline. When the app cannot answer properly, or the
+//! request is for a SnapStart hook, an HTTP client gets a small response of the adapter's own
+//! (502, 504, 403) and other events keep the error.
 
 use std::future::Future;
 use std::pin::Pin;
