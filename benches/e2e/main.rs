@@ -1,8 +1,8 @@
 //! End-to-end figures of the real `lambda-adapter` binary (issue "Performance: a benchmark
 //! suite"): a fake Lambda control plane (the emulator's `ControlPlane`) and a web app (a hyper
-//! server in this process) on loopback, the adapter as a child process between them. The rules
-//! whose cost it measures: the invocation path (EVT-*, RSP-*), LIF-4 (e), STR-1 (f), RDY-1 and
-//! LIF-1 (a, b), RSP-7's large bodies (d), SHP-1 (g).
+//! server in this process, or real web servers in (h)) on loopback, the adapter as a child process
+//! between them. The rules whose cost it measures: the invocation path (EVT-*, RSP-*), LIF-4 (e),
+//! STR-1 (f), RDY-1 and LIF-1 (a, b), RSP-7's large bodies (d), SHP-1 (g), ERR-5 (h).
 //!
 //! | id | figure |
 //! |----|--------|
