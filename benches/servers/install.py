@@ -86,8 +86,10 @@ class Installer:
         if found:
             return found
         package = DEBIAN[command]
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            raise Skip(f"needs `{command}` (Debian package {package}); apt-get needs root")
+        if not shutil.which("apt-get"):
+            raise Skip(f"needs `{command}` (Debian package {package}), and there is no apt-get to install it")
+        if os.geteuid() != 0:
+            raise Skip(f"needs `{command}` (Debian package {package}); installing it with apt-get needs root")
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         if not self.apt_updated:
             self.apt_updated = True
