@@ -184,12 +184,12 @@ else
 endif
 
 # ---- Benchmarks (issue: a benchmark suite) ----
-.PHONY: bench compare-install bench-compare
+.PHONY: bench bench-servers compare-install bench-compare
 BENCH_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # The binary measured; COMPARE=/path/to/other/lambda-adapter adds a second one, run interleaved.
 LWA_BENCH_BIN ?= $(BENCH_TARGET_DIR)/release/lambda-adapter
 COMPARE ?=
-# Criterion's timing for `make bench`: short, so that the whole target stays under 10 minutes.
+# Criterion's timing for `make bench`: short, so that the whole target stays under 15 minutes.
 CRITERION_ARGS ?= --warm-up-time 1 --measurement-time 2
 COMPARE_VERSION := 1.0.0-rc1
 COMPARE_ROOT := $(BENCH_TARGET_DIR)/compare
@@ -197,10 +197,16 @@ COMPARE_ROOT := $(BENCH_TARGET_DIR)/compare
 # Criterion micro-benchmarks of event/response translation, then the end-to-end figures of the
 # real binary against a fake control plane: table on stdout, target/bench/results.md and .json.
 # Both bench binaries are compiled by one cargo call (their LTO links run side by side).
-bench: build
+bench: build bench-servers
 	$(CARGO) bench --no-run --bench translation --bench e2e
 	$(CARGO) bench --bench translation -- $(CRITERION_ARGS)
 	LWA_BENCH_BIN="$(LWA_BENCH_BIN)" LWA_BENCH_COMPARE="$(COMPARE)" $(CARGO) bench --bench e2e
+
+# The real servers of the end-to-end bench's scenario (h), from PyPI, npm and Debian (apt-get when a
+# command is missing), into target/bench/servers; one that cannot be installed is skipped with one
+# line. LWA_BENCH_SERVERS=django,go picks some of them.
+bench-servers:
+	python3 benches/servers/install.py $(BENCH_TARGET_DIR)/bench/servers
 
 # The published lambda_web_adapter $(COMPARE_VERSION) from crates.io into target/compare, for
 # comparison only (it is never a dependency). --locked first, as its lockfile was tested.

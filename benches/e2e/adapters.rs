@@ -55,22 +55,37 @@ pub struct Running {
 }
 
 impl Running {
+    /// For the bench's own app: a first `GET /small`, its body checked unless it streams.
     pub async fn start(
         subject: &Subject,
         app_port: u16,
         env: &[(&str, &str)],
         log: &Path,
     ) -> Result<Running, String> {
-        let cp = start_control_plane().await?;
-        let adapter = spawn_adapter(subject, &cp, app_port, env, log)?;
-        let first = round_trip(&cp, small_event()).await;
-        let checked = first.and_then(|(_, result)| {
-            if env.iter().any(|(name, _)| *name == "AWS_LWA_INVOKE_MODE") {
+        let streams = env.iter().any(|(name, _)| *name == "AWS_LWA_INVOKE_MODE");
+        Running::start_checked(subject, app_port, env, log, small_event(), |result| {
+            if streams {
                 Ok(())
             } else {
-                check_text(&result, SMALL_BODY.as_bytes())
+                check_text(result, SMALL_BODY.as_bytes())
             }
-        });
+        })
+        .await
+    }
+
+    /// Ready once it has answered `first` to `check`'s liking.
+    pub async fn start_checked(
+        subject: &Subject,
+        app_port: u16,
+        env: &[(&str, &str)],
+        log: &Path,
+        first: Bytes,
+        check: impl Fn(&InvocationResult) -> Result<(), String>,
+    ) -> Result<Running, String> {
+        let cp = start_control_plane().await?;
+        let adapter = spawn_adapter(subject, &cp, app_port, env, log)?;
+        let first = round_trip(&cp, first).await;
+        let checked = first.and_then(|(_, result)| check(&result));
         if let Err(err) = checked {
             stop(adapter).await;
             return Err(format!(

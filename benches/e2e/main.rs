@@ -1,8 +1,8 @@
 //! End-to-end figures of the real `lambda-adapter` binary (issue "Performance: a benchmark
 //! suite"): a fake Lambda control plane (the emulator's `ControlPlane`) and a web app (a hyper
-//! server in this process) on loopback, the adapter as a child process between them. The rules
-//! whose cost it measures: the invocation path (EVT-*, RSP-*), LIF-4 (e), STR-1 (f), RDY-1 and
-//! LIF-1 (a, b), RSP-7's large bodies (d), SHP-1 (g).
+//! server in this process, or real web servers in (h)) on loopback, the adapter as a child process
+//! between them. The rules whose cost it measures: the invocation path (EVT-*, RSP-*), LIF-4 (e),
+//! STR-1 (f), RDY-1 and LIF-1 (a, b), RSP-7's large bodies (d), SHP-1 (g), ERR-5 (h).
 //!
 //! | id | figure |
 //! |----|--------|
@@ -13,17 +13,18 @@
 //! | b  | adapter spawned → first `next` at the control plane |
 //! | d  | 1 MiB / 5 MiB text and 4 MiB binary echo latency, and the adapter's peak RSS |
 //! | g  | idle RSS and the binary's size |
+//! | h  | real servers ([`servers`]): the same small app (a GET of 102 bytes of JSON, a POST echoing 64 KiB) on Python's `http.server`, Django's runserver, Flask's development server, gunicorn, uvicorn, Node `http`, Express, `php -S`, nginx, Go `net/http` and the JDK's HttpServer: a direct keep-alive request, and each binary's overhead over it |
 //!
 //! Environment: `LWA_BENCH_BIN` (default `target/release/lambda-adapter`) is the binary measured;
 //! `LWA_BENCH_COMPARE`, when set, is a second binary run through the same scenarios, interleaved
 //! sample by sample (or batch by batch for throughput) so that machine noise falls on both, with
 //! the ratio ours/theirs per figure. `LWA_BENCH_QUICK=1` runs a tenth of the samples (a smoke
 //! run), `LWA_BENCH_ONLY=c,e` only the scenarios named, `LWA_BENCH_STARTS=n` n start-ups per
-//! binary in (a) and (b). Results: a table on stdout, `target/bench/results.md` and
+//! binary in (a) and (b), `LWA_BENCH_SERVERS=django,go` only those servers in (h). Results: a table on stdout, `target/bench/results.md` and
 //! `target/bench/results.json`; the adapters' output goes to `target/bench/logs/`.
 //!
 //! ```text
-//! make bench                                         # builds the adapter, criterion, then this
+//! make bench                                         # builds the adapter, installs (h)'s servers, criterion, then this
 //! make bench COMPARE=/path/to/other/lambda-adapter
 //! make bench-compare                                 # against the published 1.0.0-rc1
 //! ```
@@ -36,6 +37,8 @@
 //! | [`scenarios`] | (a)–(g): what each scenario does and which rows it reports |
 //! | [`adapters`] | the binaries under measurement as running processes, each with its own control plane |
 //! | [`app`] | the web app, its events, the direct client of (c)'s baseline, the checks of every answer |
+//! | [`servers`] | (h): the real servers (installed by `benches/servers/install.py`), started and measured one by one |
+//! | [`direct`] | (h)'s baseline: a keep-alive client that acknowledges at once |
 //! | [`floor`] | (c)'s floor: an adapter that does no work |
 //! | [`stats`] | percentiles, medians, CPU time per invocation |
 //! | [`report`] | the table on stdout, `results.md` and `results.json` |
@@ -45,9 +48,11 @@
 
 mod adapters;
 mod app;
+mod direct;
 mod floor;
 mod report;
 mod scenarios;
+mod servers;
 mod stats;
 
 use std::path::PathBuf;
@@ -94,6 +99,9 @@ struct Counts {
     stream_idle: usize,
     starts: usize,
     echo_rounds: usize,
+    /// (h): rounds of `GET /small` and of `POST /echo` per server.
+    server_gets: usize,
+    server_posts: usize,
 }
 
 impl Counts {
@@ -120,6 +128,8 @@ impl Counts {
                 stream_idle: 1,
                 starts: 3,
                 echo_rounds: 2,
+                server_gets: 50,
+                server_posts: 20,
             }
         } else {
             Counts {
@@ -130,6 +140,8 @@ impl Counts {
                 stream_idle: 15,
                 starts: 100,
                 echo_rounds: 10,
+                server_gets: 500,
+                server_posts: 200,
             }
         }
     }
@@ -147,6 +159,8 @@ struct Bench {
     app: App,
     counts: Counts,
     logs: PathBuf,
+    /// Where (h)'s installer put the servers and their manifest.
+    servers_dir: PathBuf,
     report: Report,
 }
 
@@ -192,6 +206,7 @@ async fn run() -> Result<(), String> {
         app,
         counts: Counts::from_env(),
         logs,
+        servers_dir: out.join("servers"),
     };
     println!(
         "e2e: {} on loopback, app at 127.0.0.1:{}",
@@ -205,13 +220,14 @@ async fn run() -> Result<(), String> {
     );
 
     let started = Instant::now();
-    let scenarios: [(&str, Duration); 6] = [
+    let scenarios: [(&str, Duration); 7] = [
         ("c", Duration::from_secs(120)),
         ("e", Duration::from_secs(90)),
         ("f", Duration::from_secs(180)),
         ("a", Duration::from_secs(60)),
         ("b", Duration::from_secs(60)),
         ("d", Duration::from_secs(90)),
+        ("h", Duration::from_secs(480)),
     ];
     // `LWA_BENCH_ONLY=c,e` runs some scenarios (to profile one, say).
     let only = std::env::var("LWA_BENCH_ONLY").unwrap_or_default();
@@ -228,6 +244,7 @@ async fn run() -> Result<(), String> {
             "f" => bench.streaming(&budget).await,
             "a" => bench.listen_to_next(&budget).await,
             "b" => bench.spawn_to_next(&budget).await,
+            "h" => bench.servers(&budget).await,
             _ => bench.echo(&budget).await,
         };
         if let Err(err) = outcome {

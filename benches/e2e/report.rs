@@ -95,9 +95,40 @@ impl Row {
     }
 }
 
+/// A table of a scenario's own (the server matrix of (h)), shown after the figures.
+pub struct Table {
+    pub id: String,
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// The same figures as numbers, for `results.json`.
+    pub data: Value,
+}
+
+impl Table {
+    fn markdown(&self) -> String {
+        let mut md = format!("## {}\n\n| {} |\n|", self.title, self.columns.join(" | "));
+        let last = self.columns.len().saturating_sub(1);
+        for index in 0..self.columns.len() {
+            // Text columns (the first two, the last) left, figures right.
+            md.push_str(if index < 2 || index == last {
+                "---|"
+            } else {
+                "---:|"
+            });
+        }
+        md.push('\n');
+        for row in &self.rows {
+            let _ = writeln!(md, "| {} |", row.join(" | "));
+        }
+        md
+    }
+}
+
 pub struct Report {
     subjects: Vec<Subject>,
     rows: Vec<Row>,
+    tables: Vec<Table>,
     notes: Vec<String>,
 }
 
@@ -106,6 +137,7 @@ impl Report {
         Report {
             subjects,
             rows: Vec::new(),
+            tables: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -157,6 +189,11 @@ impl Report {
         self.rows.push(row);
     }
 
+    pub fn table(&mut self, table: Table) {
+        println!("\n{}", table.markdown());
+        self.tables.push(table);
+    }
+
     pub fn note(&mut self, note: String) {
         println!("  note: {note}");
         self.notes.push(note);
@@ -196,6 +233,10 @@ impl Report {
             } else {
                 let _ = writeln!(md, "| {} | {} | {target} |", row.label, cell(0));
             }
+        }
+        for table in &self.tables {
+            md.push('\n');
+            md.push_str(&table.markdown());
         }
         md.push_str("\nNotes:\n\n");
         for subject in &self.subjects {
@@ -256,6 +297,11 @@ impl Report {
                 "bin": s.bin.display().to_string(),
             })).collect::<Vec<_>>(),
             "rows": rows,
+            "tables": self.tables.iter().map(|t| json!({
+                "id": t.id,
+                "title": t.title,
+                "data": t.data,
+            })).collect::<Vec<_>>(),
             "notes": self.notes,
         })
     }

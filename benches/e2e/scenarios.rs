@@ -36,7 +36,7 @@ const IN_FLIGHT: usize = 2 * CONCURRENCY;
 const MIB: usize = 1024 * 1024;
 
 impl Bench {
-    fn log_file(&self, subject: &Subject) -> PathBuf {
+    pub fn log_file(&self, subject: &Subject) -> PathBuf {
         self.logs.join(format!("{}.log", subject.label))
     }
 
