@@ -9,10 +9,7 @@
 //! it was last used. No task per request, no pool key: one pool per app address.
 
 use std::fmt;
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,11 +17,14 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::error::{describe, AdapterError, ErrorKind};
+
+mod quick_ack;
+
+use quick_ack::QuickAck;
 
 /// More idle connections than this are closed rather than kept.
 const MAX_IDLE: usize = 64;
@@ -60,19 +60,24 @@ impl std::error::Error for SendError {
     }
 }
 
-/// Who is at the other end of a connection: what their answers may hold.
+/// Who is at the other end of a connection: what their answers may hold, and how they write them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Peer {
     /// The app: response heads up to [`MAX_RESPONSE_HEADERS`] lines and [`MAX_RESPONSE_HEAD`]
-    /// bytes (RSP-8).
+    /// bytes (RSP-8); any web server, so a response read in part is acknowledged at once (ERR-5).
     App,
-    /// The Runtime API: hyper's defaults, which its few headers never reach.
+    /// Lambda's own Runtime API: hyper's defaults, which its few headers never reach. It writes
+    /// each answer at once, so acknowledgements are left to the kernel.
     RuntimeApi,
+    /// A Runtime API proxy of the user's (CFG-14), which may be written like any web server: a
+    /// response read in part is acknowledged at once (ERR-5).
+    RuntimeApiProxy,
 }
 
 /// Opens an HTTP/1.1 connection to `address` (`host:port`) that never makes the peer wait: Nagle's
-/// algorithm off so that small writes leave at once, and every read acknowledged at once
-/// ([`QuickAck`]). Its I/O is driven by a task of its own that ends with the connection.
+/// algorithm off so that small writes leave at once, and a response read in part acknowledged at
+/// once ([`QuickAck`]) where the peer may hold a write back for it. Its I/O is driven by a task of
+/// its own that ends with the connection.
 pub(crate) async fn connect<B>(address: &str, peer: Peer) -> Result<SendRequest<B>, SendError>
 where
     B: http_body::Body + Send + 'static,
@@ -89,8 +94,9 @@ where
             .max_headers(MAX_RESPONSE_HEADERS)
             .max_header_size(MAX_RESPONSE_HEAD);
     }
+    let stream = QuickAck::new(stream, peer != Peer::RuntimeApi);
     let (sender, connection) = builder
-        .handshake(TokioIo::new(QuickAck(stream)))
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(SendError::Http)?;
     tokio::spawn(async move {
@@ -99,67 +105,6 @@ where
         let _ = connection.await;
     });
     Ok(sender)
-}
-
-/// ERR-5: a TCP stream that acknowledges every read at once.
-///
-/// A peer that writes a message in two parts (head, then body) with Nagle's algorithm on holds the
-/// second part until the first is acknowledged, and on a kept-alive connection Linux delays that
-/// acknowledgement by up to 40 ms (it waits for data to send with it: the adapter has none).
-/// `TCP_QUICKACK` sends the pending acknowledgement now; the kernel drops back to delaying after
-/// the next request goes out, so it is set again after every read that brought data.
-pub(crate) struct QuickAck(TcpStream);
-
-impl QuickAck {
-    fn acknowledge(&self) {
-        // Best effort: a socket that refuses the option only costs the peer a wait.
-        let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
-    }
-}
-
-impl AsyncRead for QuickAck {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let read = Pin::new(&mut self.0).poll_read(cx, buf);
-        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.acknowledge();
-        }
-        read
-    }
-}
-
-impl AsyncWrite for QuickAck {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
 }
 
 /// A client of the app at one address; clones share the pool.
@@ -610,44 +555,5 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::AppUnreachable);
         assert!(error.message().contains("did not answer") && error.message().contains(&address));
-    }
-
-    /// Request/response exchanges on a kept-alive connection, the client side read through
-    /// `read`; whether the client socket is in quick-ack mode after each.
-    async fn quick_ack_after_exchanges(wrap: bool) -> Vec<bool> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (mut server, _) = listener.accept().await.unwrap();
-        let mut client = QuickAck(client);
-        let mut modes = Vec::new();
-        for _ in 0..5 {
-            let mut buffer = [0; 64];
-            client.0.write_all(b"request").await.unwrap();
-            server.read_exact(&mut buffer[..7]).await.unwrap();
-            server.write_all(b"response head").await.unwrap();
-            let read = if wrap {
-                client.read(&mut buffer).await
-            } else {
-                client.0.read(&mut buffer).await
-            };
-            assert!(read.unwrap() > 0);
-            let mode = socket2::SockRef::from(&client.0).tcp_quickack().unwrap();
-            modes.push(mode);
-        }
-        modes
-    }
-
-    #[tokio::test]
-    async fn every_read_is_acknowledged_at_once() {
-        // covers ERR-5: after each answer read on a kept-alive connection (as the pooled app
-        // connections and the Runtime API connection are, both opened by `connect`), the socket
-        // is in quick-ack mode, so a second write of the peer's held back by Nagle's algorithm
-        // is released at once instead of after Linux's delayed acknowledgement.
-        assert_eq!(quick_ack_after_exchanges(true).await, [true; 5]);
-        // Without it the kernel delays acknowledgements once the exchange is a conversation.
-        let plain = quick_ack_after_exchanges(false).await;
-        assert!(plain.contains(&false), "{plain:?}");
     }
 }

@@ -188,7 +188,7 @@ impl ReadinessCheck {
         let give_up = limit.map(|limit| started + limit);
         let mut next_report = started + REPORT_INTERVAL;
         let mut last: Option<Seen> = None;
-        let listening_at_start = listening_loopback_ports();
+        let mut new_ports = NewPorts::default();
         // Probes start on a fixed schedule, whatever each one took, so an app that starts
         // listening is found within one interval (a probe slower than that is followed at once).
         let mut next_probe = started;
@@ -202,11 +202,7 @@ impl ReadinessCheck {
                         let waited = started.elapsed().as_secs_f64();
                         match &last {
                             Some(seen) => {
-                                let new = listening_loopback_ports()
-                                    .into_iter()
-                                    .filter(|port| !listening_at_start.contains(port))
-                                    .collect::<Vec<_>>();
-                                let advice = self.advice(seen, &new);
+                                let advice = self.advice(seen, &new_ports.since_start().await);
                                 tracing::info!("app is not ready after {waited:.1}s (last: {seen}): {advice}");
                             }
                             None => tracing::info!("app is not ready after {waited:.1}s (last: no answer yet)"),
@@ -223,6 +219,7 @@ impl ReadinessCheck {
                     return Ok(waited);
                 }
                 Some(Err(seen)) => {
+                    new_ports.watch();
                     let interval = match seen {
                         Seen::Unhealthy { .. } => UNHEALTHY_PROBE_INTERVAL,
                         Seen::Unreachable(_) => PROBE_INTERVAL,
@@ -241,6 +238,37 @@ impl ReadinessCheck {
             next_probe = (next_probe + interval).max(Instant::now());
             sleep_until(next_probe).await;
         }
+    }
+}
+
+/// RDY-7: the loopback ports that started listening while the app was not ready. The first reading
+/// is taken when a probe first fails, on a thread of its own: with thousands of sockets on the
+/// machine, reading `/proc/net/tcp` takes milliseconds, which must not delay a probe.
+#[derive(Default)]
+struct NewPorts {
+    first: Option<tokio::task::JoinHandle<Vec<u16>>>,
+    at_first: Option<Vec<u16>>,
+}
+
+impl NewPorts {
+    /// Takes the first reading, once.
+    fn watch(&mut self) {
+        if self.first.is_none() && self.at_first.is_none() {
+            self.first = Some(tokio::task::spawn_blocking(listening_loopback_ports));
+        }
+    }
+
+    /// The ports listening now that were not at the first reading.
+    async fn since_start(&mut self) -> Vec<u16> {
+        if let Some(first) = self.first.take() {
+            self.at_first = Some(first.await.unwrap_or_default());
+        }
+        let Some(at_first) = &self.at_first else {
+            return Vec::new();
+        };
+        let now = tokio::task::spawn_blocking(listening_loopback_ports).await;
+        let new = now.unwrap_or_default().into_iter();
+        new.filter(|port| !at_first.contains(port)).collect()
     }
 }
 

@@ -38,13 +38,14 @@ where
     S: AppService<B>,
     B: AppBody,
 {
-    if settings.loop_api != settings.runtime_api {
+    let proxy = settings.loop_api != settings.runtime_api;
+    if proxy {
         tracing::info!(
             "the invocation loop uses the Runtime API proxy at {}",
             settings.loop_api
         );
     }
-    let api = RuntimeApi::new(&settings.loop_api, settings.function.clone())?;
+    let api = RuntimeApi::new(&settings.loop_api, proxy, settings.function.clone())?;
     if let Some(snapstart) = snapstart {
         snapstart.checkpoint_and_restore(&api).await?;
     }

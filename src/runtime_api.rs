@@ -110,18 +110,30 @@ pub(crate) struct RuntimeApi {
     host: HeaderValue,
     /// The function's configuration, which every Lambda context carries.
     function: Arc<FunctionConfig>,
+    /// Lambda's own Runtime API, or a proxy of the user's (CFG-14).
+    peer: Peer,
     idle: Mutex<Option<SendRequest<ApiBody>>>,
 }
 
 impl RuntimeApi {
-    /// A client of the Runtime API at `address` (`host:port`) for the function `function`.
-    pub(crate) fn new(address: &str, function: Arc<FunctionConfig>) -> Result<Self, Error> {
+    /// A client of the Runtime API (or the proxy, when `proxy`) at `address` (`host:port`) for
+    /// the function `function`.
+    pub(crate) fn new(
+        address: &str,
+        proxy: bool,
+        function: Arc<FunctionConfig>,
+    ) -> Result<Self, Error> {
         let host = HeaderValue::from_str(address)
             .map_err(|_| format!("the Runtime API address {address:?} is not usable"))?;
         Ok(RuntimeApi {
             address: address.into(),
             host,
             function,
+            peer: if proxy {
+                Peer::RuntimeApiProxy
+            } else {
+                Peer::RuntimeApi
+            },
             idle: Mutex::new(None),
         })
     }
@@ -132,6 +144,7 @@ impl RuntimeApi {
             address: self.address.clone(),
             host: self.host.clone(),
             function: self.function.clone(),
+            peer: self.peer,
             idle: Mutex::new(None),
         }
     }
@@ -144,8 +157,8 @@ impl RuntimeApi {
                 return Ok(sender);
             }
         }
-        // Nagle's algorithm off: a streamed chunk leaves at once; every read acknowledged at once.
-        crate::client::connect(&self.address, Peer::RuntimeApi)
+        // Nagle's algorithm off: a streamed chunk leaves at once.
+        crate::client::connect(&self.address, self.peer)
             .await
             .map_err(|e| match e {
                 SendError::Connect(e) => {
