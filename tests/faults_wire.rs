@@ -248,7 +248,7 @@ async fn rsp8_five_hundred_cookies_and_a_256_kib_head_pass_unchanged() {
     assert_next_is_served(&h, &raw).await;
 }
 
-// covers RSP-8: past the documented bound (2,048 header lines), a clean 502 whose log line
+// covers RSP-8: past the documented bound (1,024 header lines), a clean 502 whose log line
 // names the limit; the next invocation is served.
 #[tokio::test]
 async fn rsp8_past_the_bound_a_clean_502_names_the_limit() {
@@ -261,7 +261,7 @@ async fn rsp8_past_the_bound_a_clean_502_names_the_limit() {
     let logs = h.adapter.logs();
     let named: Vec<&str> = logs
         .lines()
-        .filter(|l| l.contains("2048 header lines"))
+        .filter(|l| l.contains("1024 header lines"))
         .collect();
     assert_eq!(named.len(), 1, "one line names the limit: {logs}");
     assert!(named[0].contains("384 KiB"), "{}", named[0]);

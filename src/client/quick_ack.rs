@@ -172,6 +172,17 @@ impl Framing {
         while !bytes.is_empty() {
             let used = match &mut self.state {
                 State::Idle | State::Complete | State::Unknown => break,
+                // The usual case: the whole head in this read, looked at where it lies.
+                State::Head(head) if head.is_empty() => match head_end(bytes, 0) {
+                    Some(end) => {
+                        self.state = body_of(&bytes[..end], self.head_request);
+                        end
+                    }
+                    None => {
+                        head.extend_from_slice(bytes);
+                        bytes.len()
+                    }
+                },
                 State::Head(head) => {
                     let (used, done) = take_head(head, bytes);
                     if done {
@@ -206,16 +217,23 @@ impl Framing {
     }
 }
 
+/// Where the head in `bytes` ends (after its blank line), looking from `from`.
+fn head_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let at = bytes
+        .get(from..)?
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")?;
+    Some(from + at + 4)
+}
+
 /// Adds the bytes of a head to `head` up to its blank line; how many it used, and whether the
 /// head is complete.
 fn take_head(head: &mut Vec<u8>, bytes: &[u8]) -> (usize, bool) {
     let before = head.len();
     head.extend_from_slice(bytes);
     // The blank line may straddle two reads: look from just before the new bytes.
-    let from = before.saturating_sub(3);
-    match head[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(at) => {
-            let end = from + at + 4;
+    match head_end(head, before.saturating_sub(3)) {
+        Some(end) => {
             head.truncate(end);
             (end - before, true)
         }
@@ -225,12 +243,13 @@ fn take_head(head: &mut Vec<u8>, bytes: &[u8]) -> (usize, bool) {
 
 /// What follows a complete `head`.
 fn body_of(head: &[u8], head_request: bool) -> State {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
     let status: u16 = lines
         .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
+        .and_then(|line| line.split(|&b| b == b' ').nth(1))
+        .and_then(|code| std::str::from_utf8(code).ok()?.parse().ok())
         .unwrap_or(0);
     if (100..200).contains(&status) && status != 101 {
         // An interim answer: the real head follows.
@@ -241,13 +260,13 @@ fn body_of(head: &[u8], head_request: bool) -> State {
     }
     let mut length = None;
     for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("transfer-encoding") {
+        let (name, value) = (line[..colon].trim_ascii(), line[colon + 1..].trim_ascii());
+        if name.eq_ignore_ascii_case(b"transfer-encoding") {
             // Chunked wins over any length (RFC 9112), as hyper reads it.
-            if value.to_ascii_lowercase().contains("chunked") {
+            if value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")) {
                 return State::Chunked(Chunked::Size {
                     size: 0,
                     extension: false,
@@ -255,8 +274,10 @@ fn body_of(head: &[u8], head_request: bool) -> State {
             }
             return State::Unknown;
         }
-        if name.eq_ignore_ascii_case("content-length") {
-            length = value.parse::<u64>().ok();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            length = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok());
         }
     }
     match length {
