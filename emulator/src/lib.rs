@@ -5,9 +5,11 @@
 //! [`server`] is the small HTTP/1.1 accept loop it is built on, reusable for other loopback servers.
 //!
 //! The `lambda-emulator` program runs one function locally on top of them: [`cli`] reads its
-//! command line, [`supervisor`] starts and stops the extension and the app in Lambda's order
-//! (through [`process`]), and [`front_door`] turns plain HTTP requests into events of a chosen
-//! source and the function's results back into HTTP responses.
+//! command line (and [`env_file`] its `--env-file`s), [`supervisor`] starts and stops the
+//! extension and the app in Lambda's order (through [`process`]), and [`front_door`] turns plain
+//! HTTP requests into events of a chosen source and the function's results back into HTTP
+//! responses. [`samples`] are built-in sample events, which [`invoke`] sends to a running
+//! emulator.
 //!
 //! With the `testing` feature (for tests and benches only), `testing` is the workspace's one kit
 //! of test helpers: process runner, test app, event builders, HTTP client, ports.
@@ -24,10 +26,13 @@ macro_rules! say {
 pub mod cli;
 mod clock;
 pub mod control_plane;
+pub mod env_file;
 pub mod front_door;
 mod ids;
+pub mod invoke;
 #[cfg(unix)]
 pub mod process;
+pub mod samples;
 pub mod server;
 #[cfg(unix)]
 pub mod supervisor;

@@ -64,6 +64,20 @@ pub async fn run(options: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let env_file = match load_env_files(&options.env_files) {
+        Ok(env_file) => env_file,
+        Err(message) => {
+            say!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let user_env = |name: &str| {
+        env_file
+            .iter()
+            .find(|(known, _)| known == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| std::env::var(name).ok())
+    };
     let handler = options.app.first().map_or_else(
         || "bootstrap".to_owned(),
         |program| program.to_string_lossy().into_owned(),
@@ -71,6 +85,7 @@ pub async fn run(options: Options) -> ExitCode {
     let function = FunctionConfig {
         function_name: options.function_name.clone(),
         handler: handler.clone(),
+        region: region(user_env),
         ..FunctionConfig::default()
     };
 
@@ -95,6 +110,9 @@ pub async fn run(options: Options) -> ExitCode {
         source: options.source,
         timeout: options.timeout,
         concurrency: options.concurrency,
+        front: crate::front_door::Front {
+            region: region(user_env),
+        },
     };
     let front_door = match FrontDoor::bind(
         loopback(options.port),
@@ -122,10 +140,10 @@ pub async fn run(options: Options) -> ExitCode {
         options.concurrency
     );
 
-    let (env, env_remove) =
-        lambda_environment(&options, control_plane.addr(), &cwd, &handler, |name| {
-            std::env::var(name).ok()
-        });
+    let (lambda_env, env_remove) =
+        lambda_environment(&options, control_plane.addr(), &cwd, &handler, user_env);
+    // Lambda's own variables win over the file's.
+    let env: Vec<(String, String)> = env_file.iter().cloned().chain(lambda_env).collect();
     let init_started = Instant::now();
     let extension = match ChildProcess::spawn(ChildSpec {
         label: "extension",
@@ -422,6 +440,51 @@ pub fn locate_extension(
         })
 }
 
+/// The variables of the `--env-file`s that the environment does not set already; says which
+/// were set and which were left alone.
+fn load_env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, String> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parsed = files
+        .iter()
+        .map(|file| crate::env_file::read(file))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| err.to_string())?;
+    let (applied, kept) = crate::env_file::merge(&parsed, |name| std::env::var_os(name).is_some());
+    let names =
+        |variables: &mut dyn Iterator<Item = &str>| variables.collect::<Vec<_>>().join(", ");
+    let listed = files
+        .iter()
+        .map(|file| file.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    say!(
+        "--env-file {listed}: set {}",
+        if applied.is_empty() {
+            "nothing".to_owned()
+        } else {
+            names(&mut applied.iter().map(|(name, _)| name.as_str()))
+        }
+    );
+    if !kept.is_empty() {
+        say!(
+            "--env-file: kept from your environment (it wins over the file): {}",
+            names(&mut kept.iter().map(String::as_str))
+        );
+    }
+    Ok(applied)
+}
+
+/// The function's region: the user's `AWS_REGION` (or `AWS_DEFAULT_REGION`), else us-east-1.
+pub fn region(user_env: impl Fn(&str) -> Option<String>) -> String {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .filter_map(&user_env)
+        .find(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| FunctionConfig::default().region)
+}
+
 /// The variables Lambda sets for the runtime and the extensions (set on top of the user's own
 /// environment, which both inherit), and those to remove.
 pub fn lambda_environment(
@@ -452,7 +515,7 @@ pub fn lambda_environment(
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
     .collect();
-    let region = FunctionConfig::default().region;
+    let region = region(&user_env);
     for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
         if user_env(variable).is_none_or(|value| value.is_empty()) {
             env.push((variable.to_owned(), region.clone()));
@@ -506,9 +569,9 @@ mod tests {
         assert_eq!(lookup(&env, "_HANDLER"), Some("run.sh"));
         assert_eq!(lookup(&env, "LAMBDA_TASK_ROOT"), Some("/srv/app"));
         assert_eq!(lookup(&env, "AWS_LAMBDA_MAX_CONCURRENCY"), Some("3"));
-        // The user's region is kept; the missing one is filled in.
+        // The user's region is kept; the missing one is filled in with it.
         assert_eq!(lookup(&env, "AWS_REGION"), None);
-        assert_eq!(lookup(&env, "AWS_DEFAULT_REGION"), Some("us-east-1"));
+        assert_eq!(lookup(&env, "AWS_DEFAULT_REGION"), Some("eu-west-1"));
         assert!(remove.is_empty());
 
         let (env, remove) =

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::report::{Report, ReportStatus};
-use super::request::{to_event, IncomingRequest};
+use super::request::{to_event, Front, IncomingRequest};
 use super::response::{
     from_result, function_error, prelude_head, timed_out, timeout_error, HttpReply, PreludeScanner,
     MAX_PRELUDE_BYTES,
@@ -55,6 +55,8 @@ pub struct FrontDoorConfig {
     pub timeout: Duration,
     /// Invocations in flight at once; later requests wait for a slot.
     pub concurrency: usize,
+    /// The region in the events' domain names and ARNs.
+    pub front: Front,
 }
 
 /// The running front door; dropping it stops the server.
@@ -73,17 +75,19 @@ impl FrontDoor {
         ready: watch::Receiver<bool>,
     ) -> io::Result<FrontDoor> {
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             config,
             control_plane,
             permits,
             ready,
+            port,
         });
-        let server = HttpServer::bind(addr, move |request| {
+        let server = HttpServer::serve(listener, move |request| {
             let shared = shared.clone();
             async move { Ok::<_, BoxError>(shared.handle(request).await) }
-        })
-        .await?;
+        })?;
         Ok(FrontDoor { server })
     }
 
@@ -97,6 +101,8 @@ struct Shared {
     control_plane: ControlPlane,
     permits: Arc<Semaphore>,
     ready: watch::Receiver<bool>,
+    /// The port clients reach the front door on (`x-forwarded-port`).
+    port: u16,
 }
 
 /// `/2015-03-31/functions/{name}/invocations`, Lambda's Invoke API (any function name).
@@ -134,14 +140,20 @@ impl Shared {
         if raw_invoke {
             self.raw_invoke(body).await
         } else {
-            let request =
-                IncomingRequest::from_parts(&parts, body, peer, uuid_like(), epoch_ms_now());
+            let request = IncomingRequest::from_parts(
+                &parts,
+                body,
+                peer,
+                self.port,
+                uuid_like(),
+                epoch_ms_now(),
+            );
             self.http_invoke(request).await
         }
     }
 
     /// Queues the event once init is over and a slot is free.
-    async fn invoke(&self, event: Bytes) -> Option<Invocation> {
+    async fn invoke(&self, event: Bytes, trace_id: Option<String>) -> Option<Invocation> {
         let mut ready = self.ready.clone();
         // A dropped sender means no init signal will come: serve anyway.
         let _ = ready.wait_for(|ready| *ready).await;
@@ -149,6 +161,7 @@ impl Shared {
         let started = Instant::now();
         let options = InvokeOptions {
             deadline_ms: Some(epoch_ms_in(self.config.timeout)),
+            trace_id: trace_id.map(|root| format!("{root};Sampled=0")),
             ..InvokeOptions::default()
         };
         let handle = self.control_plane.invoke_with(event, options);
@@ -164,8 +177,9 @@ impl Shared {
     }
 
     async fn http_invoke(&self, request: IncomingRequest) -> Response<ResponseBody> {
-        let event = to_event(self.config.source, &request);
-        let Some(invocation) = self.invoke(Bytes::from(event.to_string())).await else {
+        let event = to_event(self.config.source, &request, &self.config.front);
+        let trace_id = Some(request.trace_id.clone());
+        let Some(invocation) = self.invoke(Bytes::from(event.to_string()), trace_id).await else {
             return unavailable();
         };
         let mut chunks = invocation.handle.chunks();
@@ -187,7 +201,7 @@ impl Shared {
         } else {
             body
         };
-        let Some(invocation) = self.invoke(event).await else {
+        let Some(invocation) = self.invoke(event, None).await else {
             return unavailable();
         };
         let (reply, status) = match invocation.handle.result(invocation.remaining()).await {

@@ -18,6 +18,7 @@ use lambda_emulator::process::Signal;
 use lambda_emulator::testing::ports::unshared_port;
 use lambda_emulator::testing::{ProcessCommand, TestProcess};
 
+#[allow(unused_imports)]
 pub use lambda_emulator::testing::client::{get, open, post, Answer};
 
 /// The bound on every wait: generous, it only matters when a test fails.
@@ -81,6 +82,7 @@ pub struct Emulator {
 pub struct EmulatorCommand {
     args: Vec<String>,
     env: Vec<(String, String)>,
+    unset: Vec<String>,
     app_port: u16,
 }
 
@@ -100,6 +102,7 @@ impl EmulatorCommand {
                 ("AWS_LWA_PORT".into(), app_port.to_string()),
                 ("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()),
             ],
+            unset: Vec::new(),
             app_port,
         }
     }
@@ -118,6 +121,13 @@ impl EmulatorCommand {
         self
     }
 
+    /// Leaves `name` out of the emulator's environment (also one this command would set).
+    pub fn unset(mut self, name: &str) -> Self {
+        self.env.retain(|(set, _)| set != name);
+        self.unset.push(name.to_owned());
+        self
+    }
+
     /// Uses another extension executable than the adapter.
     pub fn extension(mut self, path: &Path) -> Self {
         self.args[3] = path.display().to_string();
@@ -126,8 +136,11 @@ impl EmulatorCommand {
 
     /// Starts the emulator with `app` after `--`; returns once the front door listens.
     pub async fn start(self, app: &[&str]) -> Emulator {
-        let process = ProcessCommand::new("emulator", EMULATOR)
-            .inherit_env()
+        let mut command = ProcessCommand::new("emulator", EMULATOR).inherit_env();
+        for name in &self.unset {
+            command = command.env_remove(name);
+        }
+        let process = command
             .args(&self.args)
             .arg("--")
             .args(app)
@@ -223,6 +236,49 @@ impl Emulator {
                 ),
             }
         }
+    }
+}
+
+/// Runs `lambda-emulator args...` to its end (bounded by [`WAIT`]): `(status, stdout, stderr)`.
+pub async fn run_emulator(args: &[&str]) -> (ExitStatus, String, String) {
+    let output = tokio::time::timeout(
+        WAIT,
+        tokio::process::Command::new(EMULATOR).args(args).output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("lambda-emulator {args:?} did not end within {WAIT:?}"))
+    .expect("lambda-emulator runs");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A file under the system's temporary directory, removed when dropped.
+pub struct TempFile(pub PathBuf);
+
+impl TempFile {
+    /// Writes `contents` to a fresh file whose name starts with `name`.
+    pub fn new(name: &str, contents: &str) -> TempFile {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let unique = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "lambda-emulator-test-{}-{unique}-{name}",
+            std::process::id()
+        ));
+        std::fs::write(&path, contents).expect("write a temporary file");
+        TempFile(path)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
