@@ -15,21 +15,31 @@
 //! of test helpers: process runner, test app, event builders, HTTP client, ports.
 
 /// Prints one of the emulator's own lines to stderr, behind `[emulator] ` (a closed stderr loses
-/// the line instead of panicking as `eprintln!` would).
+/// the line instead of panicking as `eprintln!` would), and keeps it for the inspector.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), "[emulator] {}", format_args!($($arg)*));
+        $crate::output::print(
+            $crate::output::Origin::Emulator,
+            $crate::output::Sink::Stderr,
+            &format!($($arg)*),
+        );
     }};
 }
 
+mod adapter_log;
 pub mod cli;
 mod clock;
 pub mod control_plane;
 pub mod env_file;
+#[cfg(unix)]
+pub mod environment;
+#[cfg(unix)]
 pub mod front_door;
 mod ids;
 pub mod invoke;
+#[cfg(unix)]
+mod memory;
+pub mod output;
 #[cfg(unix)]
 pub mod process;
 pub mod samples;

@@ -5,6 +5,7 @@
 mod support;
 
 use http::StatusCode;
+use lambda_emulator::testing::ports::unshared_port;
 use serde_json::{json, Value};
 use support::{app_script, get, run_emulator, Emulator, EmulatorCommand, TempFile};
 
@@ -164,4 +165,307 @@ async fn emu4_env_file_configures_the_app_and_the_adapter() {
         run_emulator(&["--port", "0", "--env-file", bad.path(), "--", "true"]).await;
     assert_eq!(status.code(), Some(2), "{error}");
     assert!(error.contains(", line 2: "), "{error}");
+}
+
+/// The emulator with the stub extension in `mode` (`STUB_EXTENSION_MODE`) and `args`, and an
+/// app that must never start.
+async fn start_with_stub_extension(mode: &str, args: &[&str]) -> Emulator {
+    EmulatorCommand::new()
+        .extension(&app_script("stub_extension.py"))
+        .env("STUB_EXTENSION_MODE", mode)
+        .args(args.iter().copied())
+        .start(&[
+            "python3",
+            "-c",
+            "raise SystemExit('the app must not start')",
+        ])
+        .await
+}
+
+/// `GET /` through the emulator: a `502` whose JSON names `error_type`; its message.
+async fn expect_502(emulator: &Emulator, error_type: &str) -> String {
+    let answer = get(emulator.addr, "/", &[]).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::BAD_GATEWAY,
+        "{}\n{}",
+        String::from_utf8_lossy(&answer.body),
+        emulator.output()
+    );
+    let error = answer.json();
+    assert_eq!(error["errorType"], error_type, "{error}");
+    error["errorMessage"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn emu1_a_request_during_an_unfinished_init_gets_a_502_quoting_the_readiness_line() {
+    // The first-hour mistake: the app listens on another port than AWS_LWA_PORT says.
+    let app_port = unshared_port().unwrap().to_string();
+    let emulator = EmulatorCommand::new()
+        .args(["--init-timeout", "2.5"])
+        .start(&[
+            "python3",
+            "-m",
+            "http.server",
+            &app_port,
+            "--bind",
+            "127.0.0.1",
+        ])
+        .await;
+    let message = expect_502(&emulator, "Runtime.InitError").await;
+    assert!(
+        message.contains("within 2.5 s (--init-timeout)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("the adapter's last readiness line: app is not ready"),
+        "{message}"
+    );
+    emulator.wait_line("[emulator] init failed: ").await;
+    // Once the app listens, the adapter names its port; later requests are told at once, with
+    // the adapter's latest line.
+    // (Other tests' apps may be listening too: then the adapter lists every new port.)
+    emulator
+        .wait_line_with(&["is the app listening on ", &app_port, "set AWS_LWA_PORT"])
+        .await;
+    let again = expect_502(&emulator, "Runtime.InitError").await;
+    assert!(
+        again.contains(&app_port) && again.contains("set AWS_LWA_PORT"),
+        "{again}"
+    );
+    assert!(!emulator.output().contains("REPORT RequestId"));
+    emulator.wait_line("\" 502 function-url not-invoked ").await;
+}
+
+#[tokio::test]
+async fn emu1_an_init_that_ends_past_the_init_timeout_still_serves() {
+    let command = EmulatorCommand::new().args(["--init-timeout", "0.3"]);
+    let app = format!(
+        "sleep 1; exec python3 {}",
+        app_script("web_app.py").display()
+    );
+    let emulator = command.start(&["sh", "-c", &app]).await;
+    let message = expect_502(&emulator, "Runtime.InitError").await;
+    assert!(message.contains("within 0.3 s"), "{message}");
+    let ready = emulator.wait_line("function ready").await;
+    assert!(ready.contains("past --init-timeout (0.3 s)"), "{ready}");
+    let answer = get(emulator.addr, "/", &[]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", emulator.output());
+}
+
+#[tokio::test]
+async fn emu1_a_failed_init_quotes_what_the_adapter_reported() {
+    let emulator = EmulatorCommand::new()
+        .env("AWS_LWA_PORT", "abc")
+        .start(&["python3", "-c", "import time; time.sleep(30)"])
+        .await;
+    let line = emulator
+        .wait_line("the next request starts a fresh environment")
+        .await;
+    assert!(line.contains("AWS_LWA_PORT"), "{line}");
+    // The request starts a fresh environment, which fails the same way.
+    let answer = get(emulator.addr, "/", &[]).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::BAD_GATEWAY,
+        "{}",
+        emulator.output()
+    );
+    let error = answer.json();
+    assert!(
+        error["errorType"]
+            .as_str()
+            .unwrap()
+            .starts_with("Extension."),
+        "{error}"
+    );
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("AWS_LWA_PORT"),
+        "{error}"
+    );
+    emulator
+        .wait_line("starting a fresh environment (#2)")
+        .await;
+}
+
+#[tokio::test]
+async fn emu1_an_extension_that_never_registers_fails_init_after_the_init_timeout() {
+    let emulator = start_with_stub_extension("silent", &["--init-timeout", "0.5"]).await;
+    emulator
+        .wait_line("did not register with the Extensions API within 0.5 s")
+        .await;
+    emulator.wait_line("[emulator] extension stopped").await;
+    let message = expect_502(&emulator, "Extension.InitError").await;
+    assert!(
+        message.contains("within 0.5 s (--init-timeout)"),
+        "{message}"
+    );
+    assert!(!emulator.output().contains("started app"));
+}
+
+#[tokio::test]
+async fn emu2_an_extension_that_exits_before_registering_ends_its_environment_not_the_emulator() {
+    let emulator = start_with_stub_extension("exit", &[]).await;
+    emulator.assert_order_eventually(&[
+        "[extension] extension gives up",
+        "[emulator] Runtime.ExitError: the extension exited before it registered (exit status: 3)",
+    ])
+    .await;
+    let message = expect_502(&emulator, "Runtime.ExitError").await;
+    assert!(message.contains("exit status: 3"), "{message}");
+    assert!(!emulator.output().contains("started app"));
+    assert!(emulator.is_running());
+}
+
+#[tokio::test]
+async fn emu2_an_app_that_exits_at_start_ends_its_environment_not_the_emulator() {
+    let emulator = EmulatorCommand::new()
+        .start(&[
+            "python3",
+            "-c",
+            "import sys; sys.stderr.write('bye\\n'); sys.exit(3)",
+        ])
+        .await;
+    emulator
+        .assert_order_eventually(&[
+            "[app] bye",
+            "[emulator] Runtime.ExitError: the app exited during init (exit status: 3)",
+            "[emulator] stopping extension",
+            "[emulator] extension stopped",
+        ])
+        .await;
+    // The next request starts a fresh environment, extension first, whose app exits again.
+    let message = expect_502(&emulator, "Runtime.ExitError").await;
+    assert!(message.contains("exit status: 3"), "{message}");
+    emulator.assert_order(&[
+        "[emulator] starting a fresh environment (#2)",
+        "[emulator] started extension",
+        "[emulator] started app",
+    ]);
+    assert!(emulator.is_running());
+}
+
+#[tokio::test]
+async fn emu2_an_app_that_crashes_during_a_request_gives_runtime_exit_error_and_a_fresh_environment(
+) {
+    let emulator = start(EmulatorCommand::new()).await;
+    let crashed = get(emulator.addr, "/crash?code=9", &[]).await;
+    assert_eq!(
+        crashed.status,
+        StatusCode::BAD_GATEWAY,
+        "{}",
+        emulator.output()
+    );
+    let error = crashed.json();
+    assert_eq!(error["errorType"], "Runtime.ExitError", "{error}");
+    let message = error["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("the app exited (exit status: 9)"),
+        "{message}"
+    );
+    assert!(message.starts_with(&format!("RequestId: {} ", crashed.request_id())));
+    let report = emulator.report(crashed.request_id()).await;
+    assert!(
+        report.ends_with("\tStatus: error\tError Type: Runtime.ExitError"),
+        "{report}"
+    );
+    assert!(report.contains("\tMax Memory Used: "), "{report}");
+    assert!(report.contains("\tInit Duration: "), "{report}");
+    let line = emulator
+        .wait_line("the app exited on its own (exit status: 9)")
+        .await;
+    assert!(line.contains("Runtime.ExitError"), "{line}");
+    assert_eq!(
+        emulator.count_lines("exited on its own"),
+        1,
+        "one line says what exited:\n{}",
+        emulator.output()
+    );
+
+    // The next request gets a fresh environment, and a cold start.
+    let answer = get(emulator.addr, "/", &[]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", emulator.output());
+    emulator
+        .wait_line("starting a fresh environment (#2)")
+        .await;
+    let report = emulator.report(answer.request_id()).await;
+    assert!(report.contains("\tInit Duration: "), "{report}");
+    assert!(emulator.is_running());
+}
+
+#[tokio::test]
+async fn emu3_report_and_access_lines() {
+    let emulator = start(EmulatorCommand::new()).await;
+    let first = get(emulator.addr, "/echo?x=1", &[]).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let report = emulator.report(first.request_id()).await;
+    let fields: Vec<&str> = report.split('\t').collect();
+    assert!(
+        fields[1].starts_with("Duration: ") && fields[1].ends_with(" ms"),
+        "{report}"
+    );
+    assert!(fields[2].starts_with("Billed Duration: "), "{report}");
+    assert_eq!(fields[3], "Memory Size: 128 MB", "{report}");
+    let used: u64 = fields[4]
+        .strip_prefix("Max Memory Used: ")
+        .and_then(|used| used.strip_suffix(" MB"))
+        .and_then(|used| used.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    // The app (Python) and the adapter together hold a few MB at least.
+    assert!(used >= 5, "{report}");
+    assert!(fields[5].starts_with("Init Duration: "), "{report}");
+    assert_eq!(fields[6], "Status: success", "{report}");
+    let access = emulator
+        .wait_line(&format!("RequestId: {}", first.request_id()))
+        .await;
+    assert!(
+        access.starts_with("[emulator] 127.0.0.1 \"GET /echo?x=1\" 200 function-url buffered "),
+        "{access}"
+    );
+
+    let second = get(emulator.addr, "/", &[]).await;
+    let report = emulator.report(second.request_id()).await;
+    assert!(!report.contains("Init Duration"), "{report}");
+
+    // The adapter's own 502 (the app dropped the connection) is no success.
+    let dropped = get(emulator.addr, "/drop", &[]).await;
+    assert_eq!(dropped.status, StatusCode::BAD_GATEWAY);
+    let report = emulator.report(dropped.request_id()).await;
+    assert!(
+        report.ends_with("\tStatus: error\tError Type: Adapter.AppUnreachable"),
+        "{report}"
+    );
+    emulator
+        .wait_line("\"GET /drop\" 502 function-url buffered")
+        .await;
+}
+
+#[tokio::test]
+async fn emu3_the_adapters_own_504_is_an_error_and_streams_are_marked() {
+    let command = EmulatorCommand::new()
+        .env("AWS_LWA_INVOKE_MODE", "response_stream")
+        .args(["--timeout", "1"]);
+    let app_port = command.app_port();
+    let emulator = start(command).await;
+    let late = get(emulator.addr, "/gate", &[]).await;
+    assert_eq!(
+        late.status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        emulator.output()
+    );
+    let report = emulator.report(late.request_id()).await;
+    assert!(
+        report.ends_with("\tStatus: error\tError Type: Adapter.AppTimeout"),
+        "{report}"
+    );
+    support::app_get(app_port, "/open").await;
+    let cookies = get(emulator.addr, "/cookies", &[]).await;
+    assert_eq!(cookies.status, StatusCode::OK);
+    emulator
+        .wait_line("\"GET /cookies\" 200 function-url streamed ")
+        .await;
 }

@@ -48,21 +48,6 @@ async fn open_stream(path: &str) -> (Emulator, u16, http::Response<Incoming>, St
     (emulator, app_port, response, request_id)
 }
 
-/// The emulator with the stub extension in `mode` (`STUB_EXTENSION_MODE`) and `args`, and an
-/// app that must never start.
-async fn start_with_stub_extension(mode: &str, args: &[&str]) -> Emulator {
-    EmulatorCommand::new()
-        .extension(&app_script("stub_extension.py"))
-        .env("STUB_EXTENSION_MODE", mode)
-        .args(args.iter().copied())
-        .start(&[
-            "python3",
-            "-c",
-            "raise SystemExit('the app must not start')",
-        ])
-        .await
-}
-
 /// What the app saw of a request (its `/echo` answer).
 struct Seen(Value);
 
@@ -151,7 +136,7 @@ async fn function_url_source_end_to_end() {
     assert_eq!(failed.status, StatusCode::BAD_GATEWAY);
     assert!(failed.json()["errorType"].is_string(), "{:?}", failed.body);
     let report = emulator.report(failed.request_id()).await;
-    assert!(report.ends_with("\tStatus: error"), "{report}");
+    assert!(report.contains("\tStatus: error"), "{report}");
 }
 
 #[tokio::test]
@@ -175,7 +160,7 @@ async fn raw_invocations_take_any_event() {
     assert_eq!(answer.header("x-amz-function-error"), Some("Unhandled"));
     assert!(answer.json()["errorType"].is_string());
     let report = emulator.report(answer.request_id()).await;
-    assert!(report.ends_with("\tStatus: error"), "{report}");
+    assert!(report.contains("\tStatus: error"), "{report}");
 }
 
 #[tokio::test]
@@ -288,7 +273,7 @@ async fn failed_stream_cuts_the_client_response_off() {
     );
     emulator.wait_line("ended with an error").await;
     let report = emulator.report(&request_id).await;
-    assert!(report.ends_with("\tStatus: error"), "{report}");
+    assert!(report.contains("\tStatus: error"), "{report}");
 }
 
 #[tokio::test]
@@ -381,50 +366,6 @@ async fn timeouts_answer_504_and_shutdown_reaches_subscribed_extensions() {
         "[extension] extension got SHUTDOWN spindown",
         "[emulator] extension stopped (exit status: 0)",
     ]);
-}
-
-#[tokio::test]
-async fn an_app_that_exits_ends_the_emulator_with_failure() {
-    let emulator = EmulatorCommand::new()
-        .start(&[
-            "python3",
-            "-c",
-            "import sys; sys.stderr.write('bye\\n'); sys.exit(3)",
-        ])
-        .await;
-    emulator
-        .assert_exits_1_after(&[
-            "[app] bye",
-            "[emulator] the app exited on its own (exit status: 3)",
-            "[emulator] stopping extension",
-            "[emulator] extension stopped",
-        ])
-        .await;
-}
-
-#[tokio::test]
-async fn an_extension_that_exits_before_registering_fails_init() {
-    let emulator = start_with_stub_extension("exit", &[]).await;
-    emulator
-        .assert_exits_1_after(&[
-            "[extension] extension gives up",
-            "[emulator] the extension exited before it registered (exit status: 3)",
-        ])
-        .await;
-    assert!(!emulator.output().contains("started app"));
-}
-
-#[tokio::test]
-async fn an_extension_that_never_registers_fails_init_after_the_init_timeout() {
-    let emulator = start_with_stub_extension("silent", &["--init-timeout", "0.5"]).await;
-    emulator
-        .assert_exits_1_after(&[
-            "did not register with the Extensions API within 0.5 s",
-            "[emulator] stopping extension (SIGKILL)",
-            "[emulator] extension stopped",
-        ])
-        .await;
-    assert!(!emulator.output().contains("started app"));
 }
 
 #[tokio::test]

@@ -186,6 +186,22 @@ impl Emulator {
         }
     }
 
+    /// Waits for a line that contains every one of `needles`; returns it.
+    pub async fn wait_line_with(&self, needles: &[&str]) -> String {
+        let found = self
+            .process
+            .wait_for_log_line(WAIT, |line| {
+                needles.iter().all(|needle| line.contains(needle))
+            })
+            .await;
+        found.unwrap_or_else(|| {
+            panic!(
+                "no line containing all of {needles:?} within {WAIT:?}; the emulator's output:\n{}",
+                self.output()
+            )
+        })
+    }
+
     /// Waits until the function asked for its first invocation.
     pub async fn wait_ready(&self) {
         self.wait_line("function ready").await;
@@ -220,6 +236,24 @@ impl Emulator {
         let status = self.wait_exit().await;
         assert_eq!(status.code(), Some(1), "{}", self.output());
         self.assert_order(needles);
+    }
+
+    /// Waits until a line containing the last of `needles` has come, then asserts the order.
+    pub async fn assert_order_eventually(&self, needles: &[&str]) {
+        if let Some(last) = needles.last() {
+            self.wait_line(last).await;
+        }
+        self.assert_order(needles);
+    }
+
+    /// How many output lines contain `needle`.
+    pub fn count_lines(&self, needle: &str) -> usize {
+        self.process.count_logs(needle)
+    }
+
+    /// Whether the emulator is still running.
+    pub fn is_running(&self) -> bool {
+        self.process.is_running()
     }
 
     /// Asserts that the stderr lines containing `needles` appear in this order.
