@@ -57,6 +57,9 @@ OPTIONS:
                              AWS_LAMBDA_MAX_CONCURRENCY=N [default: 1]
     --function-name NAME     AWS_LAMBDA_FUNCTION_NAME [default: function]
     --init-timeout SECONDS   How long the extension may take to register [default: 10]
+    --snapstart              SnapStart: AWS_LAMBDA_INITIALIZATION_TYPE=snap-start; after the init
+                             the snapshot is taken (restore/next is held), restored after a
+                             pause, and each phase is printed
     --env-file FILE          Variables for the app and the extension, one NAME=value a line
                              (dotenv; may be repeated, later files win; variables already set
                              in your environment win over the file)
@@ -104,6 +107,8 @@ pub struct Options {
     pub init_timeout: Duration,
     /// `--env-file`s, in order.
     pub env_files: Vec<PathBuf>,
+    /// `--snapstart`.
+    pub snapstart: bool,
     /// Program and arguments; empty when the user runs the app on their own.
     pub app: Vec<OsString>,
 }
@@ -120,6 +125,7 @@ impl Default for Options {
             function_name: DEFAULT_FUNCTION_NAME.to_owned(),
             init_timeout: DEFAULT_INIT_TIMEOUT,
             env_files: Vec::new(),
+            snapstart: false,
             app: Vec::new(),
         }
     }
@@ -180,6 +186,10 @@ where
         match name {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
+            "--snapstart" if inline_value.is_none() => {
+                options.snapstart = true;
+                continue;
+            }
             _ => {}
         }
         let mut value = || match &inline_value {
@@ -332,6 +342,7 @@ mod tests {
             "--env-file",
             ".env",
             "--env-file=local.env",
+            "--snapstart",
             "--",
             "npm",
             "--prefix",
@@ -354,6 +365,7 @@ mod tests {
             options.env_files,
             [PathBuf::from(".env"), PathBuf::from("local.env")]
         );
+        assert!(options.snapstart);
         // Options after `--` belong to the app.
         assert_eq!(options.app, ["npm", "--prefix", "web", "start"]);
     }
@@ -385,6 +397,7 @@ mod tests {
             "--function-name",
             "--init-timeout",
             "--env-file",
+            "--snapstart",
         ] {
             assert!(HELP.contains(option), "{option} is missing from --help");
         }

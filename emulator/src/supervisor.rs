@@ -86,7 +86,7 @@ pub async fn run(options: Options) -> ExitCode {
         },
         runtime_api_port: options.runtime_api_port,
         init_timeout: options.init_timeout,
-        snapstart: false,
+        snapstart: options.snapstart,
     });
 
     let front_door_config = FrontDoorConfig {
@@ -266,7 +266,15 @@ pub fn lambda_environment(
             MEMORY_SIZE_MB.to_string(),
         ),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE",
+            if options.snapstart {
+                "snap-start"
+            } else {
+                "on-demand"
+            }
+            .to_owned(),
+        ),
         ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
         (
             "AWS_LAMBDA_LOG_STREAM_NAME",
@@ -335,6 +343,15 @@ mod tests {
         let (env, remove) = lambda_environment(&Options::default(), Path::new("/"), "x", |_| None);
         assert_eq!(lookup(&env, "AWS_LAMBDA_MAX_CONCURRENCY"), None);
         assert_eq!(remove, ["AWS_LAMBDA_MAX_CONCURRENCY"]);
+        let snapstart = Options {
+            snapstart: true,
+            ..Options::default()
+        };
+        let (env, _) = lambda_environment(&snapstart, Path::new("/"), "x", |_| None);
+        assert_eq!(
+            lookup(&env, "AWS_LAMBDA_INITIALIZATION_TYPE"),
+            Some("snap-start")
+        );
     }
 
     #[test]
