@@ -57,6 +57,9 @@ OPTIONS:
                              AWS_LAMBDA_MAX_CONCURRENCY=N [default: 1]
     --function-name NAME     AWS_LAMBDA_FUNCTION_NAME [default: function]
     --init-timeout SECONDS   How long the extension may take to register [default: 10]
+    --watch PATH             Restart the app (a fresh environment, a new init) when files under
+                             PATH change; may be repeated (polls every 0.3 s; hidden files,
+                             node_modules, target, __pycache__, venv, vendor are not watched)
     --snapstart              SnapStart: AWS_LAMBDA_INITIALIZATION_TYPE=snap-start; after the init
                              the snapshot is taken (restore/next is held), restored after a
                              pause, and each phase is printed
@@ -109,6 +112,8 @@ pub struct Options {
     pub env_files: Vec<PathBuf>,
     /// `--snapstart`.
     pub snapstart: bool,
+    /// `--watch` paths.
+    pub watch: Vec<PathBuf>,
     /// Program and arguments; empty when the user runs the app on their own.
     pub app: Vec<OsString>,
 }
@@ -126,6 +131,7 @@ impl Default for Options {
             init_timeout: DEFAULT_INIT_TIMEOUT,
             env_files: Vec::new(),
             snapstart: false,
+            watch: Vec::new(),
             app: Vec::new(),
         }
     }
@@ -230,6 +236,9 @@ where
             "--function-name" => options.function_name = non_empty(name, value()?)?,
             "--env-file" => options
                 .env_files
+                .push(PathBuf::from(non_empty(name, value()?)?)),
+            "--watch" => options
+                .watch
                 .push(PathBuf::from(non_empty(name, value()?)?)),
             _ => return Err(CliError(format!("unknown option {name}"))),
         }
@@ -343,6 +352,8 @@ mod tests {
             ".env",
             "--env-file=local.env",
             "--snapstart",
+            "--watch",
+            "src",
             "--",
             "npm",
             "--prefix",
@@ -366,6 +377,7 @@ mod tests {
             [PathBuf::from(".env"), PathBuf::from("local.env")]
         );
         assert!(options.snapstart);
+        assert_eq!(options.watch, [PathBuf::from("src")]);
         // Options after `--` belong to the app.
         assert_eq!(options.app, ["npm", "--prefix", "web", "start"]);
     }
@@ -398,6 +410,7 @@ mod tests {
             "--init-timeout",
             "--env-file",
             "--snapstart",
+            "--watch",
         ] {
             assert!(HELP.contains(option), "{option} is missing from --help");
         }

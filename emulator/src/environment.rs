@@ -349,8 +349,9 @@ impl Environment {
                     self.config.init_timeout.as_secs_f64()
                 ),
             };
-            say!("{}", unusable.message);
+            let message = unusable.message.clone();
             self.end(unusable);
+            say!("{message}");
             stop_extension(&self.control_plane, &self.extension).await;
             return;
         };
@@ -360,8 +361,9 @@ impl Environment {
             registration.events
         );
         if let Some(unusable) = self.start_app() {
-            say!("{}", unusable.message);
+            let message = unusable.message.clone();
             self.end(unusable);
+            say!("{message}");
             stop_extension(&self.control_plane, &self.extension).await;
             return;
         }
@@ -426,8 +428,9 @@ impl Environment {
                 error = self.control_plane.wait_restore_error(FOREVER), if self.config.snapstart => {
                     if let Some(error) = error {
                         let unusable = reported(&error, "the SnapStart restore failed");
-                        say!("the SnapStart restore failed: {unusable}");
+                        let said = unusable.to_string();
                         self.end(unusable);
+                        say!("the SnapStart restore failed: {said}");
                         self.stop_survivors().await;
                         return false;
                     }
@@ -446,11 +449,11 @@ impl Environment {
                 () = tokio::time::sleep(until_deadline), if !deadline_passed => {
                     deadline_passed = true;
                     let unusable = self.init_timed_out();
+                    self.state.send_replace(State::InitTimedOut);
                     say!(
                         "init failed: {}; requests get 502 until the function is ready (raise --init-timeout if the app needs longer)",
                         unusable.message
                     );
-                    self.state.send_replace(State::InitTimedOut);
                 }
                 () = self.retired() => return false,
             }
@@ -521,10 +524,10 @@ impl Environment {
             error_type: "Runtime.ExitError".to_owned(),
             message: format!("{what} exited ({status})"),
         };
+        self.end(unusable);
         say!(
             "{what} exited on its own ({status}): Runtime.ExitError, as in Lambda the environment is gone; the next request starts a fresh one"
         );
-        self.end(unusable);
         self.stop_survivors().await;
     }
 
@@ -564,12 +567,13 @@ impl Environment {
                 }
             }
         };
-        say!(
+        let said = format!(
             "{}: {}; the next request starts a fresh environment",
-            unusable.error_type,
-            unusable.message
+            unusable.error_type, unusable.message
         );
+        // Ended before it is said, so that whoever reads the line finds it ended.
         self.end(unusable);
+        say!("{said}");
     }
 
     /// Stops whichever of the two processes is still running, as Lambda resets an environment.

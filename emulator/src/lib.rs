@@ -49,6 +49,8 @@ pub mod supervisor;
 #[cfg(all(unix, feature = "testing"))]
 #[warn(missing_docs)]
 pub mod testing;
+#[cfg(unix)]
+pub mod watch;
 mod watched;
 
 pub use control_plane::{

@@ -1,4 +1,4 @@
-//! The emulator's life cycle (SPEC PKG-6, EMU-1, EMU-2, EMU-4): read the `--env-file`s, start
+//! The emulator's life cycle (SPEC PKG-6, EMU-1, EMU-2, EMU-4, EMU-6): read the `--env-file`s, start
 //! the front door on loopback, then the function's first execution environment (see
 //! [`crate::environment`]: the extension, once it registered the app, Lambda's order), and run
 //! until Ctrl-C or SIGTERM.
@@ -7,6 +7,8 @@
 //! the next request starts a fresh one, as Lambda does. Ctrl-C or SIGTERM stops the current
 //! environment, the app with SIGTERM (SIGKILL after 2 s), then the extension (the SHUTDOWN event
 //! and up to 2 s if it subscribed to it, SIGKILL otherwise), and exits 0.
+//!
+//! With `--watch`, a changed file gives the function a fresh environment (EMU-6).
 //!
 //! Each step prints one `[emulator] ` line, so the order can be followed (and tested).
 
@@ -38,6 +40,10 @@ pub async fn run(options: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(message) = crate::watch::check(&options.watch) {
+        say!("{message}");
+        return ExitCode::from(2);
+    }
     let env_file = match load_env_files(&options.env_files) {
         Ok(env_file) => env_file,
         Err(message) => {
@@ -123,8 +129,13 @@ pub async fn run(options: Options) -> ExitCode {
     if function.environment().await.is_err() {
         return ExitCode::FAILURE;
     }
+    let watcher = (!options.watch.is_empty())
+        .then(|| tokio::spawn(crate::watch::watch(options.watch.clone(), function.clone())));
 
     let signal = shutdown.recv().await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     // No new requests while the environment shuts down.
     drop(front_door);
     say!("received {signal}: shutting down");

@@ -469,3 +469,45 @@ async fn emu3_the_adapters_own_504_is_an_error_and_streams_are_marked() {
         .wait_line("\"GET /cookies\" 200 function-url streamed ")
         .await;
 }
+
+#[tokio::test]
+async fn emu6_a_changed_file_restarts_the_app_with_a_new_init() {
+    let dir = std::env::temp_dir().join(format!("emu6-watch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("settings.py");
+    std::fs::write(&source, "GREETING = 'hello'\n").unwrap();
+    let emulator = start(EmulatorCommand::new().args(["--watch", dir.to_str().unwrap()])).await;
+    emulator.wait_line("watching ").await;
+    let before = get(emulator.addr, "/", &[]).await;
+    assert_eq!(before.status, StatusCode::OK);
+
+    std::fs::write(&source, "GREETING = 'hello, again'\n").unwrap();
+    let line = emulator.wait_line("--watch: ").await;
+    assert!(
+        line.contains("settings.py changed: restarting the app (a new init)"),
+        "{line}"
+    );
+    emulator
+        .assert_order_eventually(&[
+            "--watch: ",
+            "[emulator] stopping app (SIGTERM)",
+            "[emulator] starting a fresh environment (#2)",
+            "[emulator] started extension",
+            "[emulator] started app",
+            "[emulator] function ready",
+        ])
+        .await;
+    let after = get(emulator.addr, "/", &[]).await;
+    assert_eq!(after.status, StatusCode::OK, "{}", emulator.output());
+    let report = emulator.report(after.request_id()).await;
+    assert!(report.contains("\tInit Duration: "), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let (status, _, error) =
+        run_emulator(&["--port", "0", "--watch", "/no/such/dir", "--", "true"]).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        error.contains("--watch /no/such/dir: no such file"),
+        "{error}"
+    );
+}

@@ -238,12 +238,36 @@ impl Emulator {
         self.assert_order(needles);
     }
 
-    /// Waits until a line containing the last of `needles` has come, then asserts the order.
+    /// Waits until stderr lines containing `needles` have come in this order, then asserts it
+    /// (with the output, if they did not within [`WAIT`]).
     pub async fn assert_order_eventually(&self, needles: &[&str]) {
-        if let Some(last) = needles.last() {
-            self.wait_line(last).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if self.in_order(needles) || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            // Wait for any further line, then look again.
+            let seen = self.process.log_lines().len();
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !self.process.wait_log_count("", seen + 1, left).await {
+                break;
+            }
         }
         self.assert_order(needles);
+    }
+
+    fn in_order(&self, needles: &[&str]) -> bool {
+        let lines = self.stderr_lines();
+        let mut from = 0;
+        needles.iter().all(|needle| {
+            match lines[from..].iter().position(|line| line.contains(needle)) {
+                Some(at) => {
+                    from += at + 1;
+                    true
+                }
+                None => false,
+            }
+        })
     }
 
     /// How many output lines contain `needle`.
