@@ -154,8 +154,23 @@ build-local:
 	$(CARGO) build -p lambda_web_adapter -p lambda-emulator --bins
 
 # The README's first command: the adapter and a small app behind the emulator, five requests.
-demo: build-local
-	python3 scripts/demo.py $(EMULATOR_BIN) $(ADAPTER_BIN)
+# Release builds of both (`cargo build --release -p lambda_web_adapter -p lambda-emulator
+# --bins`) are used as they are when they are newer than every source file; otherwise the debug
+# ones are built, which is quicker than a release build.
+DEMO_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+DEMO_SOURCES := src emulator/src emulator/events Cargo.toml Cargo.lock emulator/Cargo.toml
+demo:
+	@set -e; release="$(DEMO_TARGET_DIR)/release"; bins="$(DEMO_TARGET_DIR)/debug"; current=yes; \
+	for bin in "$$release/lambda-emulator" "$$release/lambda-adapter"; do \
+		if ! test -x "$$bin" || test -n "$$(find $(DEMO_SOURCES) -newer "$$bin" -print -quit)"; then current=; fi; \
+	done; \
+	if test -n "$$current"; then \
+		echo "make demo: the release builds in $$release are newer than every source: using them"; \
+		bins="$$release"; \
+	else \
+		$(CARGO) build -p lambda_web_adapter -p lambda-emulator --bins; \
+	fi; \
+	python3 scripts/demo.py "$$bins/lambda-emulator" "$$bins/lambda-adapter"
 
 # Every example through the emulator with real requests, each on a free port (installs their
 # packages from PyPI, npm, crates.io into target/examples/ and node_modules/, and missing system
