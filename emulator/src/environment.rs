@@ -51,6 +51,8 @@ pub const SNAPSHOT_PAUSE: Duration = Duration::from_millis(500);
 const REBIND_WAIT: Duration = Duration::from_secs(3);
 /// How long the adapter's line about what made the app ready may lag behind its first `next`.
 const ADAPTER_LINE_WAIT: Duration = Duration::from_millis(200);
+/// How long a connection to the app's port may take, when checking that nothing else listens.
+const PORT_CHECK_WAIT: Duration = Duration::from_millis(200);
 /// Longer than any wait here needs to be.
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -360,6 +362,7 @@ impl Environment {
             registration.name,
             registration.events
         );
+        self.warn_if_the_port_is_taken().await;
         if let Some(unusable) = self.start_app() {
             let message = unusable.message.clone();
             self.end(unusable);
@@ -369,6 +372,41 @@ impl Environment {
         }
         if self.init(init_deadline).await {
             self.serve().await;
+        }
+    }
+
+    /// Something that listens on the app's port before the app starts would be found ready by the
+    /// adapter and get the app's requests (a leftover process, another project's server): say so.
+    async fn warn_if_the_port_is_taken(&self) {
+        if self.config.app.is_empty() {
+            return;
+        }
+        let variable = |name: &str| {
+            self.config
+                .env
+                .iter()
+                .rev()
+                .find(|(known, _)| known == name)
+                .map(|(_, value)| value.clone())
+                .or_else(|| std::env::var(name).ok())
+                .filter(|value| !value.trim().is_empty())
+        };
+        let (port, named) = match (variable("AWS_LWA_PORT"), variable("PORT")) {
+            (Some(port), _) => (port, "AWS_LWA_PORT"),
+            (None, Some(port)) => (port, "PORT"),
+            (None, None) => ("8080".to_owned(), "the default of AWS_LWA_PORT"),
+        };
+        let host = variable("AWS_LWA_HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+        let Ok(port) = port.trim().parse::<u16>() else {
+            return;
+        };
+        let address = format!("{host}:{port}");
+        let connect = tokio::net::TcpStream::connect(address.as_str());
+        if let Ok(Ok(_)) = tokio::time::timeout(PORT_CHECK_WAIT, connect).await {
+            say!(
+                "warning: something already listens on {address} ({named}) before the app has started: \
+                 the adapter may find it ready and send it your requests; stop it, or give the app another port"
+            );
         }
     }
 
