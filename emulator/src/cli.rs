@@ -57,6 +57,10 @@ OPTIONS:
                              AWS_LAMBDA_MAX_CONCURRENCY=N [default: 1]
     --function-name NAME     AWS_LAMBDA_FUNCTION_NAME [default: function]
     --init-timeout SECONDS   How long the extension may take to register [default: 10]
+    --inspector-port N       The inspector, a web page of every invocation (event, response, log
+                             lines), on 127.0.0.1 [default: the front door's port + 1, or any
+                             free port if that is taken; 0 = any free port]
+    --no-inspector           No inspector
     --watch PATH             Restart the app (a fresh environment, a new init) when files under
                              PATH change; may be repeated (polls every 0.3 s; hidden files,
                              node_modules, target, __pycache__, venv, vendor are not watched)
@@ -94,6 +98,17 @@ pub enum Command {
     },
 }
 
+/// Where the inspector listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InspectorPort {
+    /// The front door's port + 1 (any free port when the front door's is 0, or that one is taken).
+    BesideFrontDoor,
+    /// This port (0: any free one); the emulator stops if it is taken.
+    Port(u16),
+    /// `--no-inspector`.
+    Off,
+}
+
 /// The settings of one emulator run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -114,6 +129,7 @@ pub struct Options {
     pub snapstart: bool,
     /// `--watch` paths.
     pub watch: Vec<PathBuf>,
+    pub inspector: InspectorPort,
     /// Program and arguments; empty when the user runs the app on their own.
     pub app: Vec<OsString>,
 }
@@ -132,6 +148,7 @@ impl Default for Options {
             env_files: Vec::new(),
             snapstart: false,
             watch: Vec::new(),
+            inspector: InspectorPort::BesideFrontDoor,
             app: Vec::new(),
         }
     }
@@ -196,6 +213,10 @@ where
                 options.snapstart = true;
                 continue;
             }
+            "--no-inspector" if inline_value.is_none() => {
+                options.inspector = InspectorPort::Off;
+                continue;
+            }
             _ => {}
         }
         let mut value = || match &inline_value {
@@ -209,6 +230,9 @@ where
         match name {
             "--port" => options.port = port(name, &value()?)?,
             "--runtime-api-port" => options.runtime_api_port = port(name, &value()?)?,
+            "--inspector-port" => {
+                options.inspector = InspectorPort::Port(port(name, &value()?)?);
+            }
             "--extension" => options.extension = Some(PathBuf::from(non_empty(name, value()?)?)),
             "--source" => {
                 let value = value()?;
@@ -354,6 +378,7 @@ mod tests {
             "--snapstart",
             "--watch",
             "src",
+            "--inspector-port=9100",
             "--",
             "npm",
             "--prefix",
@@ -378,6 +403,11 @@ mod tests {
         );
         assert!(options.snapstart);
         assert_eq!(options.watch, [PathBuf::from("src")]);
+        assert_eq!(options.inspector, InspectorPort::Port(9100));
+        assert_eq!(
+            run(&["--no-inspector"]).unwrap().inspector,
+            InspectorPort::Off
+        );
         // Options after `--` belong to the app.
         assert_eq!(options.app, ["npm", "--prefix", "web", "start"]);
     }
@@ -411,6 +441,8 @@ mod tests {
             "--env-file",
             "--snapstart",
             "--watch",
+            "--inspector-port",
+            "--no-inspector",
         ] {
             assert!(HELP.contains(option), "{option} is missing from --help");
         }

@@ -36,6 +36,8 @@ pub mod environment;
 #[cfg(unix)]
 pub mod front_door;
 mod ids;
+#[cfg(unix)]
+pub mod inspector;
 pub mod invoke;
 #[cfg(unix)]
 mod memory;

@@ -1,4 +1,4 @@
-//! The emulator's life cycle (SPEC PKG-6, EMU-1, EMU-2, EMU-4, EMU-6): read the `--env-file`s, start
+//! The emulator's life cycle (SPEC PKG-6, EMU-1, EMU-2, EMU-4, EMU-5, EMU-6): read the `--env-file`s, start
 //! the front door on loopback, then the function's first execution environment (see
 //! [`crate::environment`]: the extension, once it registered the app, Lambda's order), and run
 //! until Ctrl-C or SIGTERM.
@@ -8,7 +8,8 @@
 //! environment, the app with SIGTERM (SIGKILL after 2 s), then the extension (the SHUTDOWN event
 //! and up to 2 s if it subscribed to it, SIGKILL otherwise), and exits 0.
 //!
-//! With `--watch`, a changed file gives the function a fresh environment (EMU-6).
+//! With `--watch`, a changed file gives the function a fresh environment (EMU-6). The
+//! inspector (EMU-5) is served beside the front door unless `--no-inspector`.
 //!
 //! Each step prints one `[emulator] ` line, so the order can be followed (and tested).
 
@@ -16,13 +17,18 @@ use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde_json::json;
 
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::cli::Options;
+use crate::cli::{InspectorPort, Options};
 use crate::control_plane::FunctionConfig;
 use crate::environment::{EnvironmentConfig, Function};
 use crate::front_door::{Front, FrontDoor, FrontDoorConfig};
+use crate::inspector::server::InspectorServer;
+use crate::inspector::Inspector;
 use crate::process::Signal;
 
 /// The extension's file name; also the name it registers under.
@@ -102,10 +108,13 @@ pub async fn run(options: Options) -> ExitCode {
         front: Front { region },
         memory_size_mb: MEMORY_SIZE_MB,
     };
+    let inspector =
+        (options.inspector != InspectorPort::Off).then(|| Arc::new(Inspector::default()));
     let front_door = match FrontDoor::bind(
         loopback(options.port),
         front_door_config,
         function.clone(),
+        inspector.clone(),
     )
     .await
     {
@@ -125,6 +134,16 @@ pub async fn run(options: Options) -> ExitCode {
         options.timeout.as_secs_f64(),
         options.concurrency
     );
+    let _inspector_server = match inspector {
+        Some(inspector) => match serve_inspector(&options, front_door.addr(), inspector).await {
+            Ok(server) => Some(server),
+            Err(message) => {
+                say!("{message}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     // The first environment starts now, so that start-up problems show before any request.
     if function.environment().await.is_err() {
         return ExitCode::FAILURE;
@@ -141,6 +160,41 @@ pub async fn run(options: Options) -> ExitCode {
     say!("received {signal}: shutting down");
     function.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// Starts the inspector's server where `--inspector-port` says, and prints its address.
+async fn serve_inspector(
+    options: &Options,
+    front_door: SocketAddr,
+    inspector: Arc<Inspector>,
+) -> Result<InspectorServer, String> {
+    let info = json!({
+        "functionName": options.function_name,
+        "source": options.source.name(),
+        "frontDoor": format!("http://{front_door}"),
+        "timeoutSeconds": options.timeout.as_secs_f64(),
+        "concurrency": options.concurrency,
+    });
+    let (wanted, fallback) = match options.inspector {
+        InspectorPort::Port(port) => (port, false),
+        // Beside the front door; any free port when that is taken (two emulators at once).
+        _ if options.port == 0 || front_door.port() == u16::MAX => (0, false),
+        _ => (front_door.port() + 1, true),
+    };
+    let mut bound = InspectorServer::bind(loopback(wanted), inspector.clone(), info.clone()).await;
+    if bound.is_err() && fallback {
+        bound = InspectorServer::bind(loopback(0), inspector, info).await;
+    }
+    let server = bound.map_err(|err| {
+        format!(
+            "cannot serve the inspector on 127.0.0.1:{wanted}: {err} (choose another --inspector-port, or --no-inspector)"
+        )
+    })?;
+    say!(
+        "inspector on http://{}/ (every invocation: its event, response and log lines)",
+        server.addr()
+    );
+    Ok(server)
 }
 
 fn loopback(port: u16) -> SocketAddr {

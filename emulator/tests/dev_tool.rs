@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use http::StatusCode;
 use lambda_emulator::testing::ports::unshared_port;
 use serde_json::{json, Value};
@@ -510,4 +512,181 @@ async fn emu6_a_changed_file_restarts_the_app_with_a_new_init() {
         error.contains("--watch /no/such/dir: no such file"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn emu5_the_inspector_serves_its_page_and_api_on_loopback_only() {
+    let emulator = start(EmulatorCommand::new()).await;
+    let inspector = emulator.inspector_addr().await;
+    assert_eq!(inspector.ip().to_string(), "127.0.0.1");
+    let page = get(inspector, "/", &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&page.body).contains("<script src=\"/inspector.js\">"));
+    let answer = get(
+        emulator.addr,
+        "/echo?inspect=1",
+        &[("authorization", "Bearer s3cret")],
+    )
+    .await;
+    let request_id = answer.request_id().to_owned();
+    emulator.report(&request_id).await;
+    // The list, newest first, then the record in full: the event as sent, the response.
+    let list = get(inspector, "/api/invocations", &[]).await.json();
+    let summary = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|summary| summary["target"] == "/echo?inspect=1")
+        .unwrap_or_else(|| panic!("{list}"))
+        .clone();
+    assert_eq!(summary["status"], 200);
+    assert_eq!(summary["requestId"], request_id.as_str());
+    let detail = get(
+        inspector,
+        &format!("/api/invocations/{}", summary["id"]),
+        &[],
+    )
+    .await
+    .json();
+    let event: Value = serde_json::from_str(detail["event"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(event["headers"]["authorization"], "Bearer s3cret");
+    assert_eq!(detail["response"]["kind"], "buffered");
+    assert!(detail["report"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("REPORT RequestId: {request_id}")));
+    // A request that does not name a loopback host (DNS rebinding) gets nothing.
+    let foreign = support::call(
+        inspector,
+        http::Method::GET,
+        "/api/invocations",
+        &[("host", "attacker.example")],
+        "",
+    )
+    .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    assert!(!String::from_utf8_lossy(&foreign.body).contains("s3cret"));
+
+    let (status, _, _) = run_emulator(&["--no-inspector", "--help"]).await;
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn emu5_the_inspector_lists_invocations_live_in_a_real_browser() {
+    let Some(browser) = support::chromium() else {
+        eprintln!("skipped: no Chromium found (set LWA_CHROMIUM or install chromium) for the inspector's browser test");
+        return;
+    };
+    let emulator =
+        start(EmulatorCommand::new().env("AWS_LWA_INVOKE_MODE", "response_stream")).await;
+    let inspector = emulator.inspector_addr().await;
+    let rows = "document.querySelectorAll('#rows tr[data-id]')";
+    let driver = lambda_emulator::testing::ProcessCommand::new("chromium", "python3")
+        .inherit_env()
+        .arg(support::chromium_driver())
+        .args(["--browser", browser.to_str().unwrap(), "--size", "1280x900"])
+        .args(["--open", &format!("http://{inspector}/")])
+        .args(["--wait-for", "document.getElementById('live').classList.contains('on')"])
+        .args(["--announce", "the page is live"])
+        .args(["--wait-for", &format!("{rows}.length >= 3 && ![...{rows}].some(r => r.textContent.includes('…'))")])
+        .args([
+            "--eval",
+            &format!("[...{rows}].find(r => r.textContent.includes('/log?line=')).click()"),
+        ])
+        .args([
+            "--wait-for",
+            "(document.getElementById('logs') || {textContent: ''}).textContent.includes('a line from the app')",
+        ])
+        .args([
+            "--print",
+            &format!("({{rows: [...{rows}].map(r => r.innerText), detail: document.getElementById('detail').innerText}})"),
+        ])
+        .spawn()
+        .expect("python3 runs the Chromium driver");
+    let live = driver
+        .wait_for_log("the page is live", support::WAIT)
+        .await
+        .unwrap_or_else(|| panic!("the page did not go live:\n{}", driver.logs()));
+    assert_eq!(live, "the page is live");
+
+    // Made while the page is open: they must appear in it as they happen.
+    let echo = get(emulator.addr, "/echo?from=the-browser-test", &[]).await;
+    assert_eq!(echo.status, StatusCode::OK);
+    let logged = get(emulator.addr, "/log?line=a+line+from+the+app", &[]).await;
+    assert_eq!(logged.status, StatusCode::OK);
+    let (status, _, _) =
+        run_emulator(&["invoke", "--port", &emulator.addr.port().to_string(), "sqs"]).await;
+    assert!(status.success());
+
+    let exit = driver.wait_exit(support::WAIT * 2).await;
+    let result_line = driver.wait_for_log("result: ", Duration::ZERO).await;
+    assert!(
+        exit.is_some_and(|status| status.success()) && result_line.is_some(),
+        "the browser driver failed:\n{}\nthe emulator:\n{}",
+        driver.logs(),
+        emulator.output()
+    );
+    let result: Value =
+        serde_json::from_str(result_line.unwrap().trim_start_matches("result: ")).unwrap();
+    let rows: Vec<&str> = result["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row.as_str().unwrap())
+        .collect();
+    let row_with = |text: &str| {
+        rows.iter()
+            .find(|row| row.contains(text))
+            .unwrap_or_else(|| panic!("no row with {text:?} in {rows:#?}"))
+    };
+    assert!(row_with("/echo?from=the-browser-test").contains("200"));
+    assert!(row_with("/log?line=a+line+from+the+app").contains("function-url"));
+    assert!(row_with("raw:sqs").contains("EVENT"));
+    let detail = result["detail"].as_str().unwrap();
+    for expected in [
+        "GET /log?line=a+line+from+the+app",
+        "\"rawPath\": \"/log\"",
+        "Prelude",
+        "logged",
+        "a line from the app",
+        &format!("REPORT RequestId: {}", logged.request_id()),
+    ] {
+        assert!(
+            detail.contains(expected),
+            "{expected:?} not in the page:\n{detail}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn emu1_something_else_on_the_apps_port_is_named_before_the_app_starts() {
+    let command = EmulatorCommand::new();
+    let port = command.app_port();
+    // A leftover server holds the app's port: the adapter would take it for the app.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let emulator = command.start(&web_app_command_for_test()).await;
+    let line = emulator
+        .wait_line("warning: something already listens on")
+        .await;
+    assert!(
+        line.contains(&format!(
+            "127.0.0.1:{port} (AWS_LWA_PORT) before the app has started"
+        )),
+        "{line}"
+    );
+    emulator
+        .assert_order_eventually(&[
+            "warning: something already listens on",
+            "[emulator] started app",
+        ])
+        .await;
+    drop(squatter);
+}
+
+fn web_app_command_for_test() -> Vec<&'static str> {
+    static APP: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    APP.get_or_init(web_app)
+        .iter()
+        .map(String::as_str)
+        .collect()
 }

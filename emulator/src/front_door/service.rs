@@ -44,8 +44,10 @@ use crate::control_plane::{
     epoch_ms_in, ChunkReceiver, InvocationHandle, InvocationResult, InvokeOptions,
     StreamedResponse, MAX_BUFFERED_RESPONSE_BYTES,
 };
-use crate::environment::{Environment, Function, Unusable};
+use crate::environment::{Environment, Function, StartUp, Unusable};
 use crate::ids::uuid_like;
+use crate::inspector::{self, Inspector};
+use crate::output;
 use crate::samples;
 use crate::server::{BoxError, ChannelBody, HttpServer, PeerAddr, ResponseBody};
 
@@ -63,6 +65,9 @@ const ADAPTER_LINE_WAIT: Duration = Duration::from_millis(150);
 /// when it still runs (an app that merely dropped a connection pays this much).
 const CRASH_GRACE: Duration = Duration::from_millis(500);
 const CRASH_GRACE_WHILE_RUNNING: Duration = Duration::from_millis(40);
+/// How long after an invocation the inspector still takes lines for it: an app's own log line
+/// about a request often comes just after its answer.
+const LOG_GRACE: Duration = Duration::from_millis(150);
 
 /// How the front door behaves.
 #[derive(Debug, Clone)]
@@ -90,6 +95,7 @@ impl FrontDoor {
         addr: SocketAddr,
         config: FrontDoorConfig,
         function: Arc<Function>,
+        inspector: Option<Arc<Inspector>>,
     ) -> io::Result<FrontDoor> {
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -99,6 +105,7 @@ impl FrontDoor {
             function,
             permits,
             port,
+            inspector,
         });
         let server = HttpServer::serve(listener, move |request| {
             let shared = shared.clone();
@@ -118,7 +125,11 @@ struct Shared {
     permits: Arc<Semaphore>,
     /// The port clients reach the front door on (`x-forwarded-port`).
     port: u16,
+    inspector: Option<Arc<Inspector>>,
 }
+
+/// An invocation's entry in the inspector.
+type Entry = Option<(Arc<Inspector>, u64)>;
 
 /// `/2015-03-31/functions/{name}/invocations`, Lambda's Invoke API (any function name).
 fn is_invoke_path(path: &str) -> bool {
@@ -141,6 +152,7 @@ pub struct Call {
     /// The Invoke API (answers in its shape), not an HTTP request.
     pub raw: bool,
     pub arrived: Instant,
+    pub time_epoch_ms: u64,
 }
 
 impl Shared {
@@ -190,6 +202,7 @@ impl Shared {
                 event,
                 raw: true,
                 arrived,
+                time_epoch_ms: epoch_ms_now(),
             };
             self.invoke(call, None).await
         } else {
@@ -210,6 +223,7 @@ impl Shared {
                 event: Bytes::from(event.to_string()),
                 raw: false,
                 arrived,
+                time_epoch_ms: request.time_epoch_ms,
             };
             self.invoke(call, Some(request.trace_id)).await
         }
@@ -218,15 +232,19 @@ impl Shared {
     /// Invokes the function with the call's event, once a slot is free and the environment is
     /// ready, and answers.
     async fn invoke(&self, call: Call, trace_id: Option<String>) -> Response<ResponseBody> {
+        let entry = self.inspector.as_ref().map(|inspector| {
+            let id = inspector.started(inspected(&call));
+            (inspector.clone(), id)
+        });
         let Ok(permit) = self.permits.clone().acquire_owned().await else {
-            return self.not_invoked(call, unavailable());
+            return self.not_invoked(call, unavailable(), entry);
         };
         let environment = match self.function.environment().await {
             Ok(environment) => environment,
-            Err(unusable) => return self.not_invoked(call, unusable),
+            Err(unusable) => return self.not_invoked(call, unusable, entry),
         };
         if let Err(unusable) = environment.usable().await {
-            return self.not_invoked(call, unusable);
+            return self.not_invoked(call, unusable, entry);
         }
         let started = Instant::now();
         let options = InvokeOptions {
@@ -248,6 +266,7 @@ impl Shared {
             timeout: self.config.timeout,
             permit: Some(permit),
             answered: OnceLock::new(),
+            entry,
             ended: false,
         };
         if invocation.call.raw {
@@ -259,7 +278,7 @@ impl Shared {
 
     /// EMU-1: the environment cannot serve (its init failed or has not finished in time, a
     /// process exited): a `502` (or the Invoke API's error) saying why, and the access line.
-    fn not_invoked(&self, call: Call, unusable: Unusable) -> Response<ResponseBody> {
+    fn not_invoked(&self, call: Call, unusable: Unusable, entry: Entry) -> Response<ResponseBody> {
         let request_id = uuid_like();
         let document = json!({
             "errorType": unusable.error_type,
@@ -272,21 +291,94 @@ impl Shared {
         };
         AccessLine {
             client: call.client,
-            method: call.method,
-            target: call.target,
+            method: call.method.clone(),
+            target: call.target.clone(),
             status: reply.status.as_u16(),
-            source: call.source,
+            source: call.source.clone(),
             delivery: Delivery::NotInvoked,
             duration: call.arrived.elapsed(),
             request_id: request_id.clone(),
         }
         .print();
+        if let Some((inspector, id)) = entry {
+            inspector.finished(
+                id,
+                inspector::Finished {
+                    request_id: request_id.clone(),
+                    environment: None,
+                    status: reply.status.as_u16(),
+                    delivery: Delivery::NotInvoked.as_str(),
+                    report_status: None,
+                    error_type: Some(unusable.error_type.clone()),
+                    duration_ms: None,
+                    start_up: None,
+                    report_line: None,
+                    response: json!({
+                        "kind": "not-invoked",
+                        "errorType": unusable.error_type,
+                        "message": unusable.message,
+                    }),
+                },
+            );
+            tokio::spawn(inspect_logs(
+                inspector,
+                id,
+                call.arrived,
+                request_id.clone(),
+            ));
+        }
         let mut response = reply.into_response();
         if let Ok(id) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, id);
         }
         response
     }
+}
+
+/// The call as the inspector lists it: an HTTP event sent to the Invoke API by its own method
+/// and path, any other event by its kind.
+fn inspected(call: &Call) -> inspector::Started {
+    let (method, target) = if call.raw {
+        serde_json::from_slice::<Value>(&call.event)
+            .ok()
+            .and_then(|event| samples::http_target(&event))
+            .unwrap_or_else(|| {
+                (
+                    "EVENT".to_owned(),
+                    call.source.trim_start_matches("raw:").to_owned(),
+                )
+            })
+    } else {
+        (call.method.clone(), call.target.clone())
+    };
+    inspector::Started {
+        client: call.client.to_string(),
+        method,
+        target,
+        source: call.source.clone(),
+        event: call.event.clone(),
+        time_epoch_ms: call.time_epoch_ms,
+        arrived: call.arrived,
+    }
+}
+
+/// Gives the inspector the lines printed while the call ran, once late ones had their chance,
+/// leaving out those that name another invocation (its access and REPORT lines, the adapter's
+/// lines about it).
+async fn inspect_logs(inspector: Arc<Inspector>, id: u64, arrived: Instant, request_id: String) {
+    tokio::time::sleep(LOG_GRACE).await;
+    let mut lines = output::lines_between(arrived, Instant::now(), inspector::LOG_LINES);
+    lines.retain(|line| !names_another_invocation(&line.text, &request_id));
+    inspector.logs(id, &lines, arrived);
+}
+
+/// Whether a log line names an invocation (`RequestId: <id>`, `request_id="<id>"`) other than
+/// `request_id`.
+fn names_another_invocation(line: &str, request_id: &str) -> bool {
+    ["RequestId: ", "request_id=\"", "\"request_id\":\""]
+        .iter()
+        .filter_map(|marker| line.split_once(marker))
+        .any(|(_, rest)| !rest.starts_with(request_id))
 }
 
 fn unavailable() -> Unusable {
@@ -396,6 +488,7 @@ struct Invocation {
     permit: Option<OwnedSemaphorePermit>,
     /// When the function's answer was complete: the end of the REPORT's Duration.
     answered: OnceLock<Instant>,
+    entry: Entry,
     /// Reported, or handed to a background follower: nothing left to do on drop.
     ended: bool,
 }
@@ -419,6 +512,7 @@ impl Drop for Invocation {
             timeout: self.timeout,
             permit: self.permit.take(),
             answered: self.answered.clone(),
+            entry: self.entry.take(),
             // A follower dropped unfinished (the runtime shutting down) must not spawn another.
             ended: true,
         };
@@ -429,8 +523,9 @@ impl Drop for Invocation {
                     delivery: Delivery::Buffered,
                     report: status_of(&result),
                     error_type: error_type_of(&result),
+                    view: None,
                 },
-                Ended::TimedOut => Outcome::timed_out(0),
+                Ended::TimedOut => Outcome::timed_out(0, follower.timeout),
                 Ended::Crashed(unusable) => Outcome::crashed(0, &unusable),
             };
             follower.finish(outcome);
@@ -491,6 +586,8 @@ struct Outcome {
     delivery: Delivery,
     report: ReportStatus,
     error_type: Option<String>,
+    /// What the inspector shows as the response, when not the function's result.
+    view: Option<Value>,
 }
 
 impl Outcome {
@@ -500,15 +597,21 @@ impl Outcome {
             delivery: Delivery::Buffered,
             report,
             error_type,
+            view: None,
         }
     }
 
-    fn timed_out(status: u16) -> Outcome {
+    fn timed_out(status: u16, timeout: Duration) -> Outcome {
         Outcome {
             status,
             delivery: Delivery::Buffered,
             report: ReportStatus::Timeout,
             error_type: None,
+            view: Some(json!({
+                "kind": "timeout",
+                "errorType": "Sandbox.Timedout",
+                "message": format!("the function did not answer within its timeout ({:.2} s)", timeout.as_secs_f64()),
+            })),
         }
     }
 
@@ -518,6 +621,11 @@ impl Outcome {
             delivery: Delivery::Buffered,
             report: ReportStatus::Error,
             error_type: Some(unusable.error_type.clone()),
+            view: Some(json!({
+                "kind": "crashed",
+                "errorType": unusable.error_type,
+                "message": unusable.message,
+            })),
         }
     }
 }
@@ -604,6 +712,7 @@ impl Invocation {
         let environment = self.environment.clone();
         let call = self.call.clone();
         let memory_size_mb = self.memory_size_mb;
+        let entry = self.entry.take();
         tokio::spawn(async move {
             let mut outcome = outcome;
             let adapters_own = matches!(outcome.status, 502 | 504) || outcome.status == 0;
@@ -617,7 +726,7 @@ impl Invocation {
                     outcome.error_type = Some(answer.error_type);
                 }
             }
-            AccessLine {
+            let access = AccessLine {
                 client: call.client,
                 method: call.method.clone(),
                 target: call.target.clone(),
@@ -626,19 +735,54 @@ impl Invocation {
                 delivery: outcome.delivery,
                 duration: call.arrived.elapsed(),
                 request_id: handle.request_id().to_owned(),
-            }
-            .print();
-            Report {
+            };
+            let report = Report {
                 request_id: handle.request_id().to_owned(),
                 duration,
                 memory_size_mb,
                 max_memory_used_mb: environment.max_memory_used_mb(),
                 start_up: environment.take_start_up(),
                 status: outcome.report,
-                error_type: outcome.error_type,
+                error_type: outcome.error_type.clone(),
+            };
+            // Recorded before it is printed, so that whoever reads the lines finds the record.
+            if let Some((inspector, id)) = &entry {
+                let response = outcome
+                    .view
+                    .clone()
+                    .or_else(|| {
+                        handle
+                            .try_result()
+                            .map(|result| inspector::response_view(&result))
+                    })
+                    .unwrap_or(Value::Null);
+                inspector.finished(
+                    *id,
+                    inspector::Finished {
+                        request_id: handle.request_id().to_owned(),
+                        environment: Some(environment.number()),
+                        status: outcome.status,
+                        delivery: outcome.delivery.as_str(),
+                        report_status: Some(outcome.report.as_str()),
+                        error_type: outcome.error_type,
+                        duration_ms: Some(duration.as_secs_f64() * 1000.0),
+                        start_up: report.start_up.map(|start_up| match start_up {
+                            StartUp::Init(init) => ("init", init.as_secs_f64() * 1000.0),
+                            StartUp::Restore(restore) => {
+                                ("restore", restore.as_secs_f64() * 1000.0)
+                            }
+                        }),
+                        report_line: Some(report.to_string()),
+                        response,
+                    },
+                );
             }
-            .print();
             handle.forget();
+            access.print();
+            report.print();
+            if let Some((inspector, id)) = entry {
+                inspect_logs(inspector, id, call.arrived, handle.request_id().to_owned()).await;
+            }
         });
     }
 
@@ -670,7 +814,8 @@ impl Invocation {
         };
         let status = reply.status.as_u16();
         let response = self.with_request_id(reply.into_response());
-        self.finish(Outcome::timed_out(status));
+        let timeout = self.timeout;
+        self.finish(Outcome::timed_out(status, timeout));
         response
     }
 
@@ -888,6 +1033,7 @@ impl Invocation {
             delivery,
             report,
             error_type,
+            view: None,
         });
     }
 
@@ -943,6 +1089,29 @@ async fn cut_off(client: &mut Option<ClientSender>, reason: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emu5_lines_of_other_invocations_are_told_apart() {
+        let mine = "8f5e1a2b-0000-4000-8000-000000000001";
+        for other in [
+            "REPORT RequestId: 11111111-0000-4000-8000-000000000002\tDuration: 1.00 ms",
+            "127.0.0.1 \"GET /\" 200 function-url buffered 1.00 ms RequestId: 22222222",
+            "ERROR Adapter.AppTimeout: late; answering 504 request_id=\"33333333\"",
+            r#"{"level":"ERROR","message":"x","request_id":"44444444"}"#,
+        ] {
+            assert!(names_another_invocation(other, mine), "{other}");
+        }
+        for own_or_none in [
+            format!("REPORT RequestId: {mine}\tDuration: 1.00 ms"),
+            format!("ERROR x request_id=\"{mine}\""),
+            "an app's own line".to_owned(),
+        ] {
+            assert!(
+                !names_another_invocation(&own_or_none, mine),
+                "{own_or_none}"
+            );
+        }
+    }
 
     #[test]
     fn invoke_paths() {

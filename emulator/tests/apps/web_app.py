@@ -14,6 +14,7 @@ Listens on 127.0.0.1:$AWS_LWA_PORT. Routes:
   /gate              waits until /open, counting itself in flight meanwhile
   /inflight?atleast=N  answers the in-flight count once it reaches N (or after 10 s)
   /open              opens the gate
+  /log?line=TEXT     writes TEXT to stderr, answers 200 "logged"
   /crash?code=N      the whole app exits at once with status N (default 7), mid-request
   /drop              closes the connection without answering
   /before-checkpoint, /after-restore  SnapStart hooks: log "hook <name>" on stderr, answer 200
@@ -142,6 +143,10 @@ class Handler(BaseHTTPRequestHandler):
         elif route == "/open":
             gate.set()
             self.reply(200, b"open")
+        elif route == "/log":
+            sys.stderr.write(parse_qs(url.query).get("line", [""])[0] + "\n")
+            sys.stderr.flush()
+            self.reply(200, b"logged", [("Content-Type", "text/plain")])
         elif route == "/crash":
             code = int(parse_qs(url.query).get("code", ["7"])[0])
             sys.stderr.write("app crashes with status %d\n" % code)

@@ -19,7 +19,7 @@ use lambda_emulator::testing::ports::unshared_port;
 use lambda_emulator::testing::{ProcessCommand, TestProcess};
 
 #[allow(unused_imports)]
-pub use lambda_emulator::testing::client::{get, open, post, Answer};
+pub use lambda_emulator::testing::client::{call, get, open, post, Answer};
 
 /// The bound on every wait: generous, it only matters when a test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -202,6 +202,16 @@ impl Emulator {
         })
     }
 
+    /// The inspector's address, from its "inspector on http://…/" line.
+    pub async fn inspector_addr(&self) -> SocketAddr {
+        let line = self.wait_line("inspector on http://").await;
+        line.split("inspector on http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
     /// Waits until the function asked for its first invocation.
     pub async fn wait_ready(&self) {
         self.wait_line("function ready").await;
@@ -311,6 +321,30 @@ pub async fn run_emulator(args: &[&str]) -> (ExitStatus, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// The headless browser for the inspector's test: `LWA_CHROMIUM`, else `chromium`,
+/// `chromium-browser`, `google-chrome` or `google-chrome-stable` on `PATH`.
+pub fn chromium() -> Option<PathBuf> {
+    if let Some(explicit) = std::env::var_os("LWA_CHROMIUM") {
+        let explicit = PathBuf::from(explicit);
+        return explicit.is_file().then_some(explicit);
+    }
+    let path = std::env::var_os("PATH")?;
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|candidate| candidate.is_file())
+}
+
+/// `scripts/chromium.py`, the DevTools-protocol driver the browser test runs.
+pub fn chromium_driver() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/chromium.py")
 }
 
 /// A file under the system's temporary directory, removed when dropped.
