@@ -32,9 +32,9 @@ use tokio::sync::watch;
 
 use crate::adapter_log::AdapterLog;
 use crate::control_plane::{ControlPlane, ControlPlaneConfig, FunctionConfig, ReportedError};
-use crate::memory::max_memory_used_mb;
 use crate::output::Origin;
 use crate::process::{ChildProcess, ChildSpec, Signal};
+use crate::procfs::{listening_ports, max_memory_used_mb};
 
 /// How long the app gets between SIGTERM and SIGKILL.
 pub const APP_STOP_GRACE: Duration = Duration::from_secs(2);
@@ -51,6 +51,8 @@ pub const SNAPSHOT_PAUSE: Duration = Duration::from_millis(500);
 const REBIND_WAIT: Duration = Duration::from_secs(3);
 /// How long the adapter's line about what made the app ready may lag behind its first `next`.
 const ADAPTER_LINE_WAIT: Duration = Duration::from_millis(200);
+/// How often, during the init, the ports the app listens on are looked at.
+const PORT_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a connection to the app's port may take, when checking that nothing else listens.
 const PORT_CHECK_WAIT: Duration = Duration::from_millis(200);
 /// Longer than any wait here needs to be.
@@ -127,6 +129,8 @@ pub struct Environment {
     /// The highest `Max Memory Used` figure so far (MB): processes that have exited no longer
     /// show theirs.
     peak_memory_mb: AtomicU64,
+    /// EMU-1: the app listens elsewhere than the adapter probes (said once).
+    port_finding: OnceLock<String>,
 }
 
 impl fmt::Debug for Environment {
@@ -189,6 +193,7 @@ impl Environment {
             retiring: watch::Sender::new(false),
             restored_at: OnceLock::new(),
             peak_memory_mb: AtomicU64::new(0),
+            port_finding: OnceLock::new(),
         });
         tokio::spawn(environment.clone().run());
         Ok(environment)
@@ -323,10 +328,15 @@ impl Environment {
             (None, Some(line)) => format!("the adapter's last line: {line}"),
             (None, None) => "the adapter has not logged anything yet".to_owned(),
         };
+        let finding = self
+            .port_finding
+            .get()
+            .map(|finding| format!("; the emulator sees that {finding}"))
+            .unwrap_or_default();
         Unusable {
             error_type: "Runtime.InitError".to_owned(),
             message: format!(
-                "the function's init did not finish within {limit} s (--init-timeout); {quoted}"
+                "the function's init did not finish within {limit} s (--init-timeout); {quoted}{finding}"
             ),
         }
     }
@@ -375,29 +385,38 @@ impl Environment {
         }
     }
 
+    /// The variable `name` as the children get it (the `--env-file`'s value, else the emulator's).
+    fn variable(&self, name: &str) -> Option<String> {
+        self.config
+            .env
+            .iter()
+            .rev()
+            .find(|(known, _)| known == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| std::env::var(name).ok())
+            .filter(|value| !value.trim().is_empty())
+    }
+
+    /// Where the adapter expects the app: its port and the setting that says so (CFG-1, CFG-2).
+    fn expected_app_port(&self) -> Option<(String, u16, &'static str)> {
+        let (port, named) = match (self.variable("AWS_LWA_PORT"), self.variable("PORT")) {
+            (Some(port), _) => (port, "AWS_LWA_PORT"),
+            (None, Some(port)) => (port, "PORT"),
+            (None, None) => ("8080".to_owned(), "AWS_LWA_PORT's default"),
+        };
+        let host = self
+            .variable("AWS_LWA_HOST")
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        Some((host, port.trim().parse().ok()?, named))
+    }
+
     /// Something that listens on the app's port before the app starts would be found ready by the
     /// adapter and get the app's requests (a leftover process, another project's server): say so.
     async fn warn_if_the_port_is_taken(&self) {
         if self.config.app.is_empty() {
             return;
         }
-        let variable = |name: &str| {
-            self.config
-                .env
-                .iter()
-                .rev()
-                .find(|(known, _)| known == name)
-                .map(|(_, value)| value.clone())
-                .or_else(|| std::env::var(name).ok())
-                .filter(|value| !value.trim().is_empty())
-        };
-        let (port, named) = match (variable("AWS_LWA_PORT"), variable("PORT")) {
-            (Some(port), _) => (port, "AWS_LWA_PORT"),
-            (None, Some(port)) => (port, "PORT"),
-            (None, None) => ("8080".to_owned(), "the default of AWS_LWA_PORT"),
-        };
-        let host = variable("AWS_LWA_HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
-        let Ok(port) = port.trim().parse::<u16>() else {
+        let Some((host, port, named)) = self.expected_app_port() else {
             return;
         };
         let address = format!("{host}:{port}");
@@ -408,6 +427,41 @@ impl Environment {
                  the adapter may find it ready and send it your requests; stop it, or give the app another port"
             );
         }
+    }
+
+    /// EMU-1: once the app listens on some port, and none is the one the adapter probes, say
+    /// which (from `/proc`, as soon as it listens); `true` once said or when there is nothing to
+    /// say any more.
+    fn check_the_apps_ports(&self) -> bool {
+        let (Some(app), Some((_, expected, named))) = (self.app.get(), self.expected_app_port())
+        else {
+            return true;
+        };
+        if self.variable("AWS_LWA_READINESS_CHECK_PORT").is_some() {
+            return true;
+        }
+        let listening = listening_ports(&[app.pid()]);
+        if listening.is_empty() {
+            return false;
+        }
+        if listening.contains(&expected) {
+            return true;
+        }
+        let listed = listening
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let advice = match listening.as_slice() {
+            [port] => format!("set AWS_LWA_PORT={port}"),
+            _ => "set AWS_LWA_PORT to the one it serves HTTP on".to_owned(),
+        };
+        let finding = format!(
+            "the app listens on port {listed}, but the adapter waits for it on {expected} ({named}): {advice}"
+        );
+        say!("{finding}");
+        let _ = self.port_finding.set(finding);
+        true
     }
 
     /// Starts the app, if there is one; why it could not be started otherwise.
@@ -448,6 +502,7 @@ impl Environment {
     async fn init(&self, init_deadline: Instant) -> bool {
         let mut deadline_passed = false;
         let mut snapshot_taken = !self.config.snapstart;
+        let mut ports_checked = false;
         loop {
             let until_deadline = init_deadline.saturating_duration_since(Instant::now());
             tokio::select! {
@@ -492,6 +547,9 @@ impl Environment {
                         "init failed: {}; requests get 502 until the function is ready (raise --init-timeout if the app needs longer)",
                         unusable.message
                     );
+                }
+                () = tokio::time::sleep(PORT_CHECK_INTERVAL), if !ports_checked => {
+                    ports_checked = self.check_the_apps_ports();
                 }
                 () = self.retired() => return false,
             }

@@ -39,11 +39,11 @@ mod ids;
 #[cfg(unix)]
 pub mod inspector;
 pub mod invoke;
-#[cfg(unix)]
-mod memory;
 pub mod output;
 #[cfg(unix)]
 pub mod process;
+#[cfg(unix)]
+mod procfs;
 pub mod samples;
 pub mod server;
 #[cfg(unix)]

@@ -203,7 +203,9 @@ async fn expect_502(emulator: &Emulator, error_type: &str) -> String {
 async fn emu1_a_request_during_an_unfinished_init_gets_a_502_quoting_the_readiness_line() {
     // The first-hour mistake: the app listens on another port than AWS_LWA_PORT says.
     let app_port = unshared_port().unwrap().to_string();
-    let emulator = EmulatorCommand::new()
+    let command = EmulatorCommand::new();
+    let expected = command.app_port();
+    let emulator = command
         .args(["--init-timeout", "2.5"])
         .start(&[
             "python3",
@@ -214,6 +216,11 @@ async fn emu1_a_request_during_an_unfinished_init_gets_a_502_quoting_the_readine
             "127.0.0.1",
         ])
         .await;
+    // The emulator sees where the app listens as soon as it does, and says what to change.
+    let finding = format!(
+        "the app listens on port {app_port}, but the adapter waits for it on {expected} (AWS_LWA_PORT): set AWS_LWA_PORT={app_port}"
+    );
+    emulator.wait_line(&format!("[emulator] {finding}")).await;
     let message = expect_502(&emulator, "Runtime.InitError").await;
     assert!(
         message.contains("within 2.5 s (--init-timeout)"),
@@ -221,6 +228,10 @@ async fn emu1_a_request_during_an_unfinished_init_gets_a_502_quoting_the_readine
     );
     assert!(
         message.contains("the adapter's last readiness line: app is not ready"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("; the emulator sees that {finding}")),
         "{message}"
     );
     emulator.wait_line("[emulator] init failed: ").await;
