@@ -131,6 +131,8 @@ pub struct Environment {
     peak_memory_mb: AtomicU64,
     /// EMU-1: the app listens elsewhere than the adapter probes (said once).
     port_finding: OnceLock<String>,
+    /// The app's last non-blank output line: why it exited, often (a traceback's last line).
+    app_last_line: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl fmt::Debug for Environment {
@@ -194,6 +196,7 @@ impl Environment {
             restored_at: OnceLock::new(),
             peak_memory_mb: AtomicU64::new(0),
             port_finding: OnceLock::new(),
+            app_last_line: Arc::default(),
         });
         tokio::spawn(environment.clone().run());
         Ok(environment)
@@ -464,6 +467,37 @@ impl Environment {
         true
     }
 
+    fn remember_the_apps_last_line(&self) -> crate::process::LineTap {
+        let last_line = self.app_last_line.clone();
+        Arc::new(move |line: &str| {
+            if !line.trim().is_empty() {
+                let mut last = last_line
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                *last = Some(line.trim().to_owned());
+            }
+        })
+    }
+
+    /// Waits (briefly) for the app's last lines, which may still be in its pipes when its exit
+    /// is seen.
+    async fn drain_the_apps_output(&self) {
+        if let Some(app) = self.app.get() {
+            app.output_drained(OUTPUT_DRAIN).await;
+        }
+    }
+
+    /// `; its last line: …` when the app printed anything.
+    fn the_apps_last_line(&self) -> String {
+        let last = self
+            .app_last_line
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        last.map(|line| format!("; its last line: {line}"))
+            .unwrap_or_default()
+    }
+
     /// Starts the app, if there is one; why it could not be started otherwise.
     fn start_app(&self) -> Option<Unusable> {
         let Some((program, args)) = self.config.app.split_first() else {
@@ -479,7 +513,7 @@ impl Environment {
             args: args.to_vec(),
             env: child_env(&self.config, self.control_plane.addr()),
             env_remove: self.config.env_remove.clone(),
-            on_line: None,
+            on_line: Some(self.remember_the_apps_last_line()),
         });
         match spawned {
             Ok(app) => {
@@ -529,6 +563,7 @@ impl Environment {
                     }
                 }
                 status = self.app_exited() => {
+                    self.drain_the_apps_output().await;
                     self.fail_init("the app", status, "during init");
                     self.stop_survivors().await;
                     return false;
@@ -616,13 +651,19 @@ impl Environment {
         if self.is_retiring() {
             return;
         }
+        let last_line = if what == "the app" {
+            self.drain_the_apps_output().await;
+            self.the_apps_last_line()
+        } else {
+            String::new()
+        };
         let unusable = Unusable {
             error_type: "Runtime.ExitError".to_owned(),
-            message: format!("{what} exited ({status})"),
+            message: format!("{what} exited ({status}){last_line}"),
         };
         self.end(unusable);
         say!(
-            "{what} exited on its own ({status}): Runtime.ExitError, as in Lambda the environment is gone; the next request starts a fresh one"
+            "{what} exited on its own ({status}){last_line}: Runtime.ExitError, as in Lambda the environment is gone; the next request starts a fresh one"
         );
         self.stop_survivors().await;
     }
@@ -649,17 +690,16 @@ impl Environment {
             Some(error) => reported(&error, &format!("{what} exited {when} ({status})")),
             None => {
                 let last = match what {
-                    "the extension" => self.adapter.last_line(),
-                    _ => self.adapter.last_readiness(),
+                    "the extension" => self
+                        .adapter
+                        .last_line()
+                        .map(|line| format!("; its last line: {line}"))
+                        .unwrap_or_default(),
+                    _ => self.the_apps_last_line(),
                 };
                 Unusable {
                     error_type: "Runtime.ExitError".to_owned(),
-                    message: match last {
-                        Some(last) => format!(
-                            "{what} exited {when} ({status}); the adapter's last line: {last}"
-                        ),
-                        None => format!("{what} exited {when} ({status})"),
-                    },
+                    message: format!("{what} exited {when} ({status}){last}"),
                 }
             }
         };

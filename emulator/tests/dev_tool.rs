@@ -352,7 +352,10 @@ async fn emu2_an_app_that_exits_at_start_ends_its_environment_not_the_emulator()
         .await;
     // The next request starts a fresh environment, extension first, whose app exits again.
     let message = expect_502(&emulator, "Runtime.ExitError").await;
-    assert!(message.contains("exit status: 3"), "{message}");
+    assert!(
+        message.contains("exit status: 3); its last line: bye"),
+        "{message}"
+    );
     emulator.assert_order(&[
         "[emulator] starting a fresh environment (#2)",
         "[emulator] started extension",
@@ -376,7 +379,8 @@ async fn emu2_an_app_that_crashes_during_a_request_gives_runtime_exit_error_and_
     assert_eq!(error["errorType"], "Runtime.ExitError", "{error}");
     let message = error["errorMessage"].as_str().unwrap();
     assert!(
-        message.contains("the app exited (exit status: 9)"),
+        message
+            .contains("the app exited (exit status: 9); its last line: app crashes with status 9"),
         "{message}"
     );
     assert!(message.starts_with(&format!("RequestId: {} ", crashed.request_id())));
