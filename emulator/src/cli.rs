@@ -18,7 +18,7 @@ use crate::front_door::EventSource;
 pub const DEFAULT_PORT: u16 = 9000;
 /// Lambda's default function timeout is 3 s; 30 s suits a web app behind a Function URL better.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Lambda's init phase for on-demand functions is bounded by 10 s.
+/// Lambda's init phase for on-demand functions is bounded by 10 s (EMU-1).
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_FUNCTION_NAME: &str = "function";
 
@@ -38,7 +38,10 @@ Starts a local Lambda control plane (Runtime API + Extensions API), then the ext
 become Lambda events of the chosen source; the function's result becomes the HTTP response.
 Raw events (SQS, SNS, ...) can be sent to POST /2015-03-31/functions/function/invocations.
 Your environment is passed to both processes, so AWS_LWA_* variables configure the adapter.
-Without an app command only the extension is started: run your app yourself.
+Without an app command only the extension is started: run your app yourself. An app or
+extension that exits ends its environment (the request in flight gets a 502 with
+Runtime.ExitError); the next request starts a fresh one, as on Lambda. Each request prints an
+access line and Lambda's REPORT line; the inspector shows every invocation in a browser.
 
 OPTIONS:
     --port N                 Front-door port on 127.0.0.1 [default: 9000; 0 = any free port,
@@ -56,7 +59,9 @@ OPTIONS:
     --concurrency N          Invocations at once; above 1 the extension gets
                              AWS_LAMBDA_MAX_CONCURRENCY=N [default: 1]
     --function-name NAME     AWS_LAMBDA_FUNCTION_NAME [default: function]
-    --init-timeout SECONDS   How long the extension may take to register [default: 10]
+    --init-timeout SECONDS   Bound on the init (the extension registers, the app gets ready): a
+                             request waits at most this long, then gets a 502 that says why
+                             [default: 10, Lambda's]
     --inspector-port N       The inspector, a web page of every invocation (event, response, log
                              lines), on 127.0.0.1 [default: the front door's port + 1, or any
                              free port if that is taken; 0 = any free port]
