@@ -254,7 +254,7 @@ async fn emu1_a_request_during_an_unfinished_init_gets_a_502_quoting_the_readine
 async fn emu1_an_init_that_ends_past_the_init_timeout_still_serves() {
     let command = EmulatorCommand::new().args(["--init-timeout", "0.3"]);
     let app = format!(
-        "sleep 1; exec python3 {}",
+        "sleep 2; exec python3 {}",
         app_script("web_app.py").display()
     );
     let emulator = command.start(&["sh", "-c", &app]).await;
