@@ -55,6 +55,9 @@ const ADAPTER_LINE_WAIT: Duration = Duration::from_millis(200);
 const PORT_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a connection to the app's port may take, when checking that nothing else listens.
 const PORT_CHECK_WAIT: Duration = Duration::from_millis(200);
+/// The longest an ended environment may take to stop its processes (the app's grace and
+/// SIGKILL, the extension's).
+const STOP_WAIT: Duration = Duration::from_secs(8);
 /// Longer than any wait here needs to be.
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -124,6 +127,8 @@ pub struct Environment {
     start_up_reported: AtomicBool,
     /// Being stopped on purpose: exits are expected, not failures.
     retiring: watch::Sender<bool>,
+    /// Both processes are gone (or were never started): a fresh environment may take their ports.
+    stopped: watch::Sender<bool>,
     /// SnapStart: when the snapshot was "restored".
     restored_at: OnceLock<Instant>,
     /// The highest `Max Memory Used` figure so far (MB): processes that have exited no longer
@@ -193,6 +198,7 @@ impl Environment {
             start_up: OnceLock::new(),
             start_up_reported: AtomicBool::new(false),
             retiring: watch::Sender::new(false),
+            stopped: watch::Sender::new(false),
             restored_at: OnceLock::new(),
             peak_memory_mb: AtomicU64::new(0),
             port_finding: OnceLock::new(),
@@ -301,6 +307,14 @@ impl Environment {
             error_type: error_type.to_owned(),
             message: why.to_owned(),
         });
+        self.stopped.send_replace(true);
+    }
+
+    /// Waits (at most `limit`) until the environment's processes are gone, after it ended: the
+    /// app being stopped may still hold the port a fresh one's app needs.
+    pub async fn wait_stopped(&self, limit: Duration) {
+        let mut stopped = self.stopped.subscribe();
+        let _ = tokio::time::timeout(limit, stopped.wait_for(|stopped| *stopped)).await;
     }
 
     fn end(&self, unusable: Unusable) {
@@ -344,8 +358,16 @@ impl Environment {
         }
     }
 
-    /// The environment's life: registration, the app, the init, then until a process exits.
+    /// The environment's life; once it has ended and its processes are stopped, says so.
     async fn run(self: Arc<Self>) {
+        self.live().await;
+        if !self.is_retiring() {
+            self.stopped.send_replace(true);
+        }
+    }
+
+    /// Registration, the app, the init, then until a process exits.
+    async fn live(&self) {
         let init_deadline = self.started + self.config.init_timeout;
         let registered = tokio::select! {
             registration = self.control_plane.wait_registered(self.config.init_timeout) => registration,
@@ -890,11 +912,11 @@ impl Function {
         if self.closed.load(Ordering::Relaxed) {
             return Err(shutting_down());
         }
-        if let Some(environment) = current
-            .as_ref()
-            .filter(|environment| environment.ended().is_none())
-        {
-            return Ok(environment.clone());
+        if let Some(environment) = current.as_ref() {
+            if environment.ended().is_none() {
+                return Ok(environment.clone());
+            }
+            environment.wait_stopped(STOP_WAIT).await;
         }
         let fresh = self.start_fresh("the previous one has ended").await?;
         *current = Some(fresh.clone());

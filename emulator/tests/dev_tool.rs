@@ -705,3 +705,29 @@ fn web_app_command_for_test() -> Vec<&'static str> {
         .map(String::as_str)
         .collect()
 }
+
+#[tokio::test]
+async fn emu2_an_extension_that_dies_ends_its_environment_and_the_next_request_gets_a_fresh_one() {
+    let emulator = start(EmulatorCommand::new()).await;
+    let started = emulator.wait_line("[emulator] started extension").await;
+    let pid: i32 = started
+        .rsplit("(pid ")
+        .next()
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {started:?}"));
+    lambda_emulator::process::send_signal(pid, lambda_emulator::process::Signal::Kill).unwrap();
+    emulator
+        .assert_order_eventually(&[
+            "[emulator] the extension exited on its own (signal: 9 (SIGKILL))",
+            "[emulator] stopping app (SIGTERM)",
+            "[emulator] app exited",
+        ])
+        .await;
+    // The fresh environment's app gets the port the stopped one held.
+    let answer = get(emulator.addr, "/", &[]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", emulator.output());
+    emulator
+        .wait_line("starting a fresh environment (#2)")
+        .await;
+}
