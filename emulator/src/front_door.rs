@@ -1,5 +1,6 @@
-//! The front door: a plain HTTP/1.1 server on loopback that plays the AWS service in front of the
-//! function (a Function URL, API Gateway, an ALB), so that curl and browsers can reach it.
+//! The front door (SPEC PKG-6, EMU-3, EMU-4): a plain HTTP/1.1 server on loopback that plays the
+//! AWS service in front of the function (a Function URL, API Gateway, an ALB, VPC Lattice), so
+//! that curl and browsers can reach it.
 //!
 //! Data crosses it in one direction at a time: [`request`] turns an HTTP request into the event
 //! the chosen [`EventSource`] would send; [`response`] turns the function's result (buffered

@@ -1,4 +1,5 @@
-//! `lambda-emulator`: a local stand-in for the AWS Lambda service, for tests and local runs.
+//! `lambda-emulator`: a local stand-in for the AWS Lambda service, for tests and local runs (SPEC
+//! PKG-6, EMU-1 … EMU-6).
 //!
 //! [`control_plane`] serves the Runtime API and the Extensions API that a Lambda runtime and its
 //! external extensions talk to, and lets the caller queue invocations and observe how they end.

@@ -1,4 +1,5 @@
-//! What `/proc` tells about the app's and the extension's processes (Linux; elsewhere nothing):
+//! What `/proc` tells about the app's and the extension's processes (SPEC EMU-1, EMU-3; Linux,
+//! elsewhere nothing):
 //!
 //! - `Max Memory Used` of the REPORT line (SPEC EMU-3): the peak resident set (`VmHWM` in
 //!   `/proc/<pid>/status`) of every process of the app's and the extension's process groups,

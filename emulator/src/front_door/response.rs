@@ -1,4 +1,5 @@
-//! Function result → HTTP response, as each [`EventSource`] builds it.
+//! Function result → HTTP response, as each [`EventSource`] builds it (SPEC PKG-6; EVT-9 and
+//! STR-5 for the Lattice and REST API shapes).
 //!
 //! - A buffered result is the JSON document the function returned: `statusCode`, `headers` and/or
 //!   `multiValueHeaders`, `body`, `isBase64Encoded`, and for payload 2.0 `cookies` (one
