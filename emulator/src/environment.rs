@@ -685,7 +685,7 @@ impl Environment {
         };
         self.end(unusable);
         say!(
-            "{what} exited on its own ({status}){last_line}: Runtime.ExitError, as in Lambda the environment is gone; the next request starts a fresh one"
+            "{what} exited on its own ({status}): Runtime.ExitError, as in Lambda the environment is gone; the next request starts a fresh one{last_line}"
         );
         self.stop_survivors().await;
     }
