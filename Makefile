@@ -10,6 +10,8 @@ help:
 	@echo "make lint    - format check, clippy, docs, cfn-lint (template.yaml) and actionlint (.github/workflows)"
 	@echo "make image   - the FROM scratch image from the static binary, with docker, podman or buildah"
 	@echo "make examples-test - every example app through the local emulator (installs what they need)"
+	@echo "make demo    - a web app behind the adapter in the local emulator, five requests"
+	@echo "make inspector-shot - the screenshot of the emulator's inspector (needs chromium)"
 
 build:
 	$(CARGO) build --release --bin lambda-adapter
@@ -153,9 +155,34 @@ ADAPTER_BIN := target/debug/lambda-adapter
 build-local:
 	$(CARGO) build -p lambda_web_adapter -p lambda-emulator --bins
 
+# The binaries the demo and the inspector's screenshot run (in $$bins): the release builds of both
+# (`cargo build --release -p lambda_web_adapter -p lambda-emulator --bins`) as they are when they
+# are newer than every source file; otherwise the debug ones, built now (quicker than a release
+# build with LTO).
+DEMO_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+DEMO_SOURCES := src emulator/src emulator/events Cargo.toml Cargo.lock emulator/Cargo.toml
+define CHOOSE_BINARIES
+release="$(DEMO_TARGET_DIR)/release"; bins="$(DEMO_TARGET_DIR)/debug"; current=yes; \
+for bin in "$$release/lambda-emulator" "$$release/lambda-adapter"; do \
+	if ! test -x "$$bin" || test -n "$$(find $(DEMO_SOURCES) -newer "$$bin" -print -quit)"; then current=; fi; \
+done; \
+if test -n "$$current"; then \
+	echo "using the release builds in $$release: they are newer than every source"; bins="$$release"; \
+else \
+	$(CARGO) build -p lambda_web_adapter -p lambda-emulator --bins; \
+fi
+endef
+
 # The README's first command: the adapter and a small app behind the emulator, five requests.
-demo: build-local
-	python3 scripts/demo.py $(EMULATOR_BIN) $(ADAPTER_BIN)
+demo:
+	@set -e; $(CHOOSE_BINARIES); python3 scripts/demo.py "$$bins/lambda-emulator" "$$bins/lambda-adapter"
+
+# The inspector's screenshot in the README (emulator/docs/inspector.png): the demo's requests,
+# then the inspector in headless Chromium (apt-get install -y chromium, or LWA_CHROMIUM=path).
+.PHONY: inspector-shot
+inspector-shot:
+	@set -e; $(CHOOSE_BINARIES); \
+	python3 scripts/inspector_shot.py "$$bins/lambda-emulator" "$$bins/lambda-adapter" emulator/docs/inspector.png
 
 # Every example through the emulator with real requests, each on a free port (installs their
 # packages from PyPI, npm, crates.io into target/examples/ and node_modules/, and missing system

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from emulator_run import ROOT, Emulator, request, say, server_sent_events
+from emulator_run import ROOT, Emulator, free_port, request, say, server_sent_events
 
 BOLD, DIM, GREEN, RED, RESET = ("\033[1m", "\033[2m", "\033[32m", "\033[31m", "\033[0m") if sys.stdout.isatty() else ("",) * 5
 
@@ -90,12 +90,15 @@ def main(args):
     say(f"{BOLD}lambda-adapter demo{RESET}: a Python web app behind the adapter, in a local Lambda emulator")
     say(f"{DIM}(the emulator serves the Lambda Runtime and Extensions APIs, starts the adapter as an extension,")
     say(f"then the app, and turns plain HTTP requests into Function URL events){RESET}")
-    emulator = Emulator(
-        emulator_path, adapter_path, ["python3", "examples/demo/app.py"], {"AWS_LWA_INVOKE_MODE": "response_stream"}
-    )
+    # PORT is the app's port and, without AWS_LWA_PORT, the adapter's: a free one, not 8080, which
+    # another server on this machine may hold.
+    env = {"AWS_LWA_INVOKE_MODE": "response_stream", "PORT": str(free_port())}
+    emulator = Emulator(emulator_path, adapter_path, ["python3", "examples/demo/app.py"], env)
     failed = None
     try:
         port = emulator.front_door()
+        inspector = emulator.inspector()
+        say(f"{BOLD}The inspector{RESET} lists every invocation as it happens: http://127.0.0.1:{inspector}/")
         demo(port, emulator)
     except (AssertionError, OSError, ValueError, KeyError) as err:
         failed = err

@@ -1,12 +1,13 @@
-"""Runs the local Lambda emulator (`lambda-emulator`) with the adapter and an app, for the demo and
-the examples' tests: starts it on an ephemeral front-door port, relays its output, stops it with
-SIGTERM."""
+"""Runs the local Lambda emulator (`lambda-emulator`) with the adapter and an app, for the demo, the
+inspector's screenshot and the examples' tests: starts it on an ephemeral front-door port, relays
+its output, finds its inspector, stops it with SIGTERM."""
 
 import http.client
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -66,6 +67,22 @@ class Emulator:
                 return int(found.group(1))
         raise OSError("the emulator did not print its front-door address")
 
+    def inspector(self, timeout=30):
+        """The inspector's port, from its "inspector on" line (read after the front door's)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            say(f"  {DIM}| {line}{RESET}")
+            found = re.search(r"inspector on http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                return int(found.group(1))
+        raise OSError("the emulator did not print its inspector's address")
+
     def stop(self):
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -76,6 +93,13 @@ class Emulator:
                 self.process.wait()
         self.show_output(wait=2.0)
         return self.process.returncode
+
+
+def free_port():
+    """A loopback port that is free now, for an app to listen on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def request(port, method, path, body=None, headers=None):

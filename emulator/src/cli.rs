@@ -1,5 +1,7 @@
-//! The `lambda-emulator` command line: `lambda-emulator [options] -- <app command...>`, parsed by
-//! hand into [`Options`], with the `--help` text beside the parser so the two cannot drift apart.
+//! The `lambda-emulator` command line (SPEC PKG-6, EMU-*): `lambda-emulator [options] -- <app
+//! command...>`, and the sample-event commands `events`, `event NAME` and `invoke EVENT` (EMU-4),
+//! parsed by hand into a [`Command`], with the `--help` text beside the parser so the two cannot
+//! drift apart.
 //!
 //! Every option takes its value as `--name value` or `--name=value`. The app command is everything
 //! after `--` (or from the first argument that is not an option); it is kept as `OsString`s, since
@@ -16,7 +18,7 @@ use crate::front_door::EventSource;
 pub const DEFAULT_PORT: u16 = 9000;
 /// Lambda's default function timeout is 3 s; 30 s suits a web app behind a Function URL better.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Lambda's init phase for on-demand functions is bounded by 10 s.
+/// Lambda's init phase for on-demand functions is bounded by 10 s (EMU-1).
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_FUNCTION_NAME: &str = "function";
 
@@ -26,13 +28,20 @@ lambda-emulator: run a web app behind lambda-adapter on your machine, as AWS Lam
 
 USAGE:
     lambda-emulator [OPTIONS] -- <APP COMMAND>...
+    lambda-emulator events                  List the built-in sample events
+    lambda-emulator event NAME              Print one (to edit, or to send with curl -d @file)
+    lambda-emulator invoke [--port N] EVENT Send a sample (by NAME), a file, or - (stdin) to a
+                                            running emulator's Invoke endpoint; print the result
 
 Starts a local Lambda control plane (Runtime API + Extensions API), then the extension
 (lambda-adapter) and, once it has registered, your app. Plain HTTP requests to the front door
 become Lambda events of the chosen source; the function's result becomes the HTTP response.
 Raw events (SQS, SNS, ...) can be sent to POST /2015-03-31/functions/function/invocations.
 Your environment is passed to both processes, so AWS_LWA_* variables configure the adapter.
-Without an app command only the extension is started: run your app yourself.
+Without an app command only the extension is started: run your app yourself. An app or
+extension that exits ends its environment (the request in flight gets a 502 with
+Runtime.ExitError); the next request starts a fresh one, as on Lambda. Each request prints an
+access line and Lambda's REPORT line; the inspector shows every invocation in a browser.
 
 OPTIONS:
     --port N                 Front-door port on 127.0.0.1 [default: 9000; 0 = any free port,
@@ -43,14 +52,29 @@ OPTIONS:
                              target/debug/lambda-adapter in the current directory, else
                              lambda-adapter on PATH]
     --source SOURCE          Event source the front door emulates: function-url, v2 (HTTP API),
-                             v1 (REST API), alb, alb-multi (ALB with multi-value headers)
-                             [default: function-url]
+                             v1 (REST API), alb, alb-multi (ALB with multi-value headers),
+                             lattice (VPC Lattice) [default: function-url]
     --timeout SECONDS        Function timeout: sets each invocation's deadline; past it the
                              front door answers 504 [default: 30]
     --concurrency N          Invocations at once; above 1 the extension gets
                              AWS_LAMBDA_MAX_CONCURRENCY=N [default: 1]
     --function-name NAME     AWS_LAMBDA_FUNCTION_NAME [default: function]
-    --init-timeout SECONDS   How long the extension may take to register [default: 10]
+    --init-timeout SECONDS   Bound on the init (the extension registers, the app gets ready): a
+                             request waits at most this long, then gets a 502 that says why
+                             [default: 10, Lambda's]
+    --inspector-port N       The inspector, a web page of every invocation (event, response, log
+                             lines), on 127.0.0.1 [default: the front door's port + 1, or any
+                             free port if that is taken; 0 = any free port]
+    --no-inspector           No inspector
+    --watch PATH             Restart the app (a fresh environment, a new init) when files under
+                             PATH change; may be repeated (polls every 0.3 s; hidden files,
+                             node_modules, target, __pycache__, venv, vendor are not watched)
+    --snapstart              SnapStart: AWS_LAMBDA_INITIALIZATION_TYPE=snap-start; after the init
+                             the snapshot is taken (restore/next is held), restored after a
+                             pause, and each phase is printed
+    --env-file FILE          Variables for the app and the extension, one NAME=value a line
+                             (dotenv; may be repeated, later files win; variables already set
+                             in your environment win over the file)
     -h, --help               Print this help
     -V, --version            Print the version
 
@@ -68,6 +92,26 @@ pub enum Command {
     Run(Options),
     Help,
     Version,
+    /// `lambda-emulator events`: list the sample events.
+    ListEvents,
+    /// `lambda-emulator event NAME`: print one sample event.
+    PrintEvent(String),
+    /// `lambda-emulator invoke [--port N] EVENT`: send an event to a running emulator.
+    Invoke {
+        port: u16,
+        event: String,
+    },
+}
+
+/// Where the inspector listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InspectorPort {
+    /// The front door's port + 1 (any free port when the front door's is 0, or that one is taken).
+    BesideFrontDoor,
+    /// This port (0: any free one); the emulator stops if it is taken.
+    Port(u16),
+    /// `--no-inspector`.
+    Off,
 }
 
 /// The settings of one emulator run.
@@ -84,6 +128,13 @@ pub struct Options {
     pub concurrency: usize,
     pub function_name: String,
     pub init_timeout: Duration,
+    /// `--env-file`s, in order.
+    pub env_files: Vec<PathBuf>,
+    /// `--snapstart`.
+    pub snapstart: bool,
+    /// `--watch` paths.
+    pub watch: Vec<PathBuf>,
+    pub inspector: InspectorPort,
     /// Program and arguments; empty when the user runs the app on their own.
     pub app: Vec<OsString>,
 }
@@ -99,6 +150,10 @@ impl Default for Options {
             concurrency: 1,
             function_name: DEFAULT_FUNCTION_NAME.to_owned(),
             init_timeout: DEFAULT_INIT_TIMEOUT,
+            env_files: Vec::new(),
+            snapstart: false,
+            watch: Vec::new(),
+            inspector: InspectorPort::BesideFrontDoor,
             app: Vec::new(),
         }
     }
@@ -122,7 +177,25 @@ where
     I: IntoIterator<Item = OsString>,
 {
     let mut options = Options::default();
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
+    match args.peek().and_then(|first| first.to_str()) {
+        Some("events") => return Ok(Command::ListEvents),
+        Some("event") => {
+            args.next();
+            let name = args
+                .next()
+                .and_then(|name| name.into_string().ok())
+                .ok_or_else(|| {
+                    CliError("event needs a NAME (see `lambda-emulator events`)".into())
+                })?;
+            return Ok(Command::PrintEvent(name));
+        }
+        Some("invoke") => {
+            args.next();
+            return parse_invoke(args);
+        }
+        _ => {}
+    }
     while let Some(arg) = args.next() {
         if arg == "--" {
             options.app.extend(args);
@@ -141,6 +214,14 @@ where
         match name {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
+            "--snapstart" if inline_value.is_none() => {
+                options.snapstart = true;
+                continue;
+            }
+            "--no-inspector" if inline_value.is_none() => {
+                options.inspector = InspectorPort::Off;
+                continue;
+            }
             _ => {}
         }
         let mut value = || match &inline_value {
@@ -154,12 +235,15 @@ where
         match name {
             "--port" => options.port = port(name, &value()?)?,
             "--runtime-api-port" => options.runtime_api_port = port(name, &value()?)?,
+            "--inspector-port" => {
+                options.inspector = InspectorPort::Port(port(name, &value()?)?);
+            }
             "--extension" => options.extension = Some(PathBuf::from(non_empty(name, value()?)?)),
             "--source" => {
                 let value = value()?;
                 options.source = EventSource::from_name(&value).ok_or_else(|| {
                     CliError(format!(
-                        "--source {value:?} is not one of function-url, v2, v1, alb, alb-multi"
+                        "--source {value:?} is not one of function-url, v2, v1, alb, alb-multi, lattice"
                     ))
                 })?;
             }
@@ -179,10 +263,45 @@ where
                         })?;
             }
             "--function-name" => options.function_name = non_empty(name, value()?)?,
+            "--env-file" => options
+                .env_files
+                .push(PathBuf::from(non_empty(name, value()?)?)),
+            "--watch" => options
+                .watch
+                .push(PathBuf::from(non_empty(name, value()?)?)),
             _ => return Err(CliError(format!("unknown option {name}"))),
         }
     }
     Ok(Command::Run(options))
+}
+
+/// `invoke [--port N] EVENT`.
+fn parse_invoke(args: impl Iterator<Item = OsString>) -> Result<Command, CliError> {
+    let mut port = DEFAULT_PORT;
+    let mut event = None;
+    let mut args = args.map(|arg| {
+        arg.into_string()
+            .map_err(|_| CliError("invoke's arguments must be valid UTF-8".into()))
+    });
+    while let Some(arg) = args.next() {
+        let arg = arg?;
+        if let Some(value) = arg.strip_prefix("--port=") {
+            port = self::port("--port", value)?;
+        } else if arg == "--port" {
+            let value = args
+                .next()
+                .ok_or_else(|| CliError("--port needs a value".into()))??;
+            port = self::port("--port", &value)?;
+        } else if event.is_none() && (arg == "-" || !arg.starts_with('-')) {
+            event = Some(arg);
+        } else {
+            return Err(CliError(format!("invoke: unexpected argument {arg:?}")));
+        }
+    }
+    let event = event.ok_or_else(|| {
+        CliError("invoke needs an EVENT: a sample name, a file, or - for stdin".into())
+    })?;
+    Ok(Command::Invoke { port, event })
 }
 
 fn port(name: &str, value: &str) -> Result<u16, CliError> {
@@ -258,6 +377,13 @@ mod tests {
             "shop",
             "--init-timeout",
             "2",
+            "--env-file",
+            ".env",
+            "--env-file=local.env",
+            "--snapstart",
+            "--watch",
+            "src",
+            "--inspector-port=9100",
             "--",
             "npm",
             "--prefix",
@@ -276,6 +402,17 @@ mod tests {
         assert_eq!(options.concurrency, 4);
         assert_eq!(options.function_name, "shop");
         assert_eq!(options.init_timeout, Duration::from_secs(2));
+        assert_eq!(
+            options.env_files,
+            [PathBuf::from(".env"), PathBuf::from("local.env")]
+        );
+        assert!(options.snapstart);
+        assert_eq!(options.watch, [PathBuf::from("src")]);
+        assert_eq!(options.inspector, InspectorPort::Port(9100));
+        assert_eq!(
+            run(&["--no-inspector"]).unwrap().inspector,
+            InspectorPort::Off
+        );
         // Options after `--` belong to the app.
         assert_eq!(options.app, ["npm", "--prefix", "web", "start"]);
     }
@@ -306,9 +443,50 @@ mod tests {
             "--concurrency",
             "--function-name",
             "--init-timeout",
+            "--env-file",
+            "--snapstart",
+            "--watch",
+            "--inspector-port",
+            "--no-inspector",
         ] {
             assert!(HELP.contains(option), "{option} is missing from --help");
         }
+    }
+
+    #[test]
+    fn emu4_sample_event_commands() {
+        let parse_all = |args: &[&str]| parse(args.iter().map(OsString::from));
+        assert_eq!(parse_all(&["events"]), Ok(Command::ListEvents));
+        assert_eq!(
+            parse_all(&["event", "sqs"]),
+            Ok(Command::PrintEvent("sqs".into()))
+        );
+        assert!(parse_all(&["event"]).unwrap_err().0.contains("NAME"));
+        assert_eq!(
+            parse_all(&["invoke", "sqs"]),
+            Ok(Command::Invoke {
+                port: 9000,
+                event: "sqs".into()
+            })
+        );
+        assert_eq!(
+            parse_all(&["invoke", "--port", "9100", "-"]),
+            Ok(Command::Invoke {
+                port: 9100,
+                event: "-".into()
+            })
+        );
+        assert_eq!(
+            parse_all(&["invoke", "ev.json", "--port=1"]),
+            Ok(Command::Invoke {
+                port: 1,
+                event: "ev.json".into()
+            })
+        );
+        assert!(parse_all(&["invoke"]).is_err());
+        assert!(parse_all(&["invoke", "a", "b"]).is_err());
+        // After `--`, `events` is an app command like any other.
+        assert_eq!(run(&["--", "events"]).unwrap().app, ["events"]);
     }
 
     #[test]
@@ -322,6 +500,7 @@ mod tests {
             (&["--concurrency", "0"][..], "--concurrency \"0\""),
             (&["--source", "sqs"][..], "--source \"sqs\""),
             (&["--function-name", " "][..], "--function-name needs"),
+            (&["--env-file"][..], "--env-file needs a value"),
             (&["--verbose"][..], "unknown option --verbose"),
         ] {
             let err = run(args).unwrap_err();

@@ -1,5 +1,6 @@
-//! The front door: a plain HTTP/1.1 server on loopback that plays the AWS service in front of the
-//! function (a Function URL, API Gateway, an ALB), so that curl and browsers can reach it.
+//! The front door (SPEC PKG-6, EMU-3, EMU-4): a plain HTTP/1.1 server on loopback that plays the
+//! AWS service in front of the function (a Function URL, API Gateway, an ALB, VPC Lattice), so
+//! that curl and browsers can reach it.
 //!
 //! Data crosses it in one direction at a time: [`request`] turns an HTTP request into the event
 //! the chosen [`EventSource`] would send; [`response`] turns the function's result (buffered
@@ -14,7 +15,7 @@ pub mod response;
 pub mod service;
 
 pub use report::{Report, ReportStatus};
-pub use request::{to_event, IncomingRequest};
+pub use request::{to_event, Front, IncomingRequest};
 pub use response::{HttpReply, PreludeScanner};
 pub use service::{FrontDoor, FrontDoorConfig};
 
@@ -33,10 +34,22 @@ pub enum EventSource {
     Alb,
     /// An ALB target group with multi-value headers turned on.
     AlbMultiValue,
+    /// A VPC Lattice target group (event structure 2.0).
+    Lattice,
 }
 
 impl EventSource {
-    /// The `--source` names: `function-url`, `v2`, `v1`, `alb`, `alb-multi`.
+    /// Every source, in the order `--help` lists them.
+    pub const ALL: [EventSource; 6] = [
+        EventSource::FunctionUrl,
+        EventSource::HttpApiV2,
+        EventSource::RestApiV1,
+        EventSource::Alb,
+        EventSource::AlbMultiValue,
+        EventSource::Lattice,
+    ];
+
+    /// The `--source` names: `function-url`, `v2`, `v1`, `alb`, `alb-multi`, `lattice`.
     pub fn from_name(name: &str) -> Option<EventSource> {
         match name.trim().to_ascii_lowercase().as_str() {
             "function-url" | "url" => Some(EventSource::FunctionUrl),
@@ -44,6 +57,7 @@ impl EventSource {
             "v1" | "rest-api" | "rest" => Some(EventSource::RestApiV1),
             "alb" => Some(EventSource::Alb),
             "alb-multi" => Some(EventSource::AlbMultiValue),
+            "lattice" | "vpc-lattice" => Some(EventSource::Lattice),
             _ => None,
         }
     }
@@ -55,6 +69,7 @@ impl EventSource {
             EventSource::RestApiV1 => "v1",
             EventSource::Alb => "alb",
             EventSource::AlbMultiValue => "alb-multi",
+            EventSource::Lattice => "lattice",
         }
     }
 
@@ -80,13 +95,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for source in [
-            EventSource::FunctionUrl,
-            EventSource::HttpApiV2,
-            EventSource::RestApiV1,
-            EventSource::Alb,
-            EventSource::AlbMultiValue,
-        ] {
+        for source in EventSource::ALL {
             assert_eq!(EventSource::from_name(source.name()), Some(source));
         }
         assert_eq!(EventSource::from_name("ALB"), Some(EventSource::Alb));

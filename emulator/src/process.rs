@@ -1,19 +1,23 @@
-//! Child processes as the emulator runs them: each in its own process group (so a Ctrl-C in the
-//! terminal reaches only the emulator, which then stops them in Lambda's order), with its output
-//! passed through line by line behind a prefix (`[app] `, `[extension] `), its exit observable
-//! at any time, and signals sent to its whole group.
+//! Child processes as the emulator runs them (SPEC PKG-6, EMU-2): each in its own process group
+//! (so a Ctrl-C in the terminal reaches only the emulator, which then stops them in Lambda's
+//! order), with its output passed through line by line behind a prefix (`[app] `,
+//! `[extension] `, through [`crate::output`]) and shown to a [`LineTap`] if one is given, its
+//! exit observable at any time, and signals sent to its whole group.
 //!
 //! Signals go through `kill(2)` from the C library that std already links, declared here rather
 //! than adding a crate for two constants and one call.
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
+
+use crate::output::{self, Origin, Sink};
 
 /// The signals the emulator sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,21 +63,37 @@ pub fn send_signal(pid: i32, signal: Signal) -> io::Result<()> {
     }
 }
 
+/// Sees every line a child prints (without its line end), after it was passed through.
+pub type LineTap = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// What to start.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChildSpec {
-    /// Names the process in messages and prefixes its output (`[label] `).
+    /// Names the process in messages.
     pub label: &'static str,
+    /// Prefixes its output (`[app] `, `[extension] `).
+    pub origin: Origin,
     pub program: OsString,
     pub args: Vec<OsString>,
     /// Set on top of the emulator's own environment, which the child inherits.
     pub env: Vec<(String, String)>,
     /// Removed from the inherited environment.
     pub env_remove: Vec<String>,
+    pub on_line: Option<LineTap>,
 }
 
-/// A started child process.
-#[derive(Debug)]
+impl std::fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("label", &self.label)
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A started child process; clones watch the same process.
+#[derive(Debug, Clone)]
 pub struct ChildProcess {
     label: &'static str,
     pid: i32,
@@ -105,19 +125,25 @@ impl ChildProcess {
             .ok_or_else(|| io::Error::other("the child exited before its pid was known"))?;
 
         let (pipes_sender, open_pipes) = watch::channel(2usize);
-        let prefix = format!("[{}] ", spec.label);
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(pass_through(
                 stdout,
-                prefix.clone(),
+                spec.origin,
                 Sink::Stdout,
+                spec.on_line.clone(),
                 pipes_sender.clone(),
             ));
         } else {
             pipes_sender.send_modify(|open| *open -= 1);
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(pass_through(stderr, prefix, Sink::Stderr, pipes_sender));
+            tokio::spawn(pass_through(
+                stderr,
+                spec.origin,
+                Sink::Stderr,
+                spec.on_line,
+                pipes_sender,
+            ));
         } else {
             pipes_sender.send_modify(|open| *open -= 1);
         }
@@ -189,32 +215,23 @@ impl ChildProcess {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Sink {
-    Stdout,
-    Stderr,
-}
-
-/// Copies `reader` line by line to the emulator's stdout or stderr, each line behind `prefix`
-/// and written in one piece so lines of different children never interleave.
+/// Copies `reader` line by line to the emulator's stdout or stderr behind `origin`'s prefix,
+/// each line written in one piece so lines of different children never interleave, and shows
+/// each to `tap`.
 async fn pass_through(
     reader: impl AsyncRead + Unpin,
-    prefix: String,
+    origin: Origin,
     sink: Sink,
+    tap: Option<LineTap>,
     open_pipes: watch::Sender<usize>,
 ) {
     for_each_line(reader, |line| {
-        let mut out = Vec::with_capacity(prefix.len() + line.len() + 1);
-        out.extend_from_slice(prefix.as_bytes());
-        out.extend_from_slice(line);
-        if !line.ends_with(b"\n") {
-            out.push(b'\n');
+        let text = String::from_utf8_lossy(line);
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        output::print(origin, sink, text);
+        if let Some(tap) = &tap {
+            tap(text);
         }
-        // Output that cannot be written (a closed terminal) is dropped, never fatal.
-        let _ = match sink {
-            Sink::Stdout => io::stdout().lock().write_all(&out),
-            Sink::Stderr => io::stderr().lock().write_all(&out),
-        };
     })
     .await;
     open_pipes.send_modify(|open| *open = open.saturating_sub(1));

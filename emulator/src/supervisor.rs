@@ -1,48 +1,43 @@
-//! The emulator's life cycle, in the order Lambda runs an execution environment:
+//! The emulator's life cycle (SPEC PKG-6, EMU-1, EMU-2, EMU-4, EMU-5, EMU-6): read the `--env-file`s, start
+//! the front door on loopback, then the function's first execution environment (see
+//! [`crate::environment`]: the extension, once it registered the app, Lambda's order), and run
+//! until Ctrl-C or SIGTERM.
 //!
-//! 1. start the control plane and the front door on loopback;
-//! 2. start the extension (`lambda-adapter`) with Lambda's environment and wait until it has
-//!    registered (bounded by `--init-timeout`; an exit or a silence ends the emulator with a
-//!    message and a non-zero status);
-//! 3. only then start the app (Lambda starts the runtime after the extensions registered), with
-//!    the same environment; the front door invokes once the function asked for its first
-//!    invocation;
-//! 4. on Ctrl-C or SIGTERM: SIGTERM to the app, up to 2 s for it to exit (then SIGKILL), then the
-//!    extension: the SHUTDOWN event and up to 2 s if it subscribed to it, SIGKILL otherwise; exit
-//!    status 0. If the app or the extension exits on its own, the other one is stopped the same
-//!    way and the exit status is 1.
+//! An app or extension that exits ends only its environment: the emulator says so in one line and
+//! the next request starts a fresh one, as Lambda does. Ctrl-C or SIGTERM stops the current
+//! environment, the app with SIGTERM (SIGKILL after 2 s), then the extension (the SHUTDOWN event
+//! and up to 2 s if it subscribed to it, SIGKILL otherwise), and exits 0.
+//!
+//! With `--watch`, a changed file gives the function a fresh environment (EMU-6). The
+//! inspector (EMU-5) is served beside the front door unless `--no-inspector`.
 //!
 //! Each step prints one `[emulator] ` line, so the order can be followed (and tested).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, ExitStatus};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde_json::json;
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
 
-use crate::cli::Options;
-use crate::control_plane::{ControlPlane, ControlPlaneConfig, FunctionConfig};
-use crate::front_door::{FrontDoor, FrontDoorConfig};
-use crate::process::{ChildProcess, ChildSpec, Signal};
+use crate::cli::{InspectorPort, Options};
+use crate::control_plane::FunctionConfig;
+use crate::environment::{EnvironmentConfig, Function};
+use crate::front_door::{Front, FrontDoor, FrontDoorConfig};
+use crate::inspector::server::InspectorServer;
+use crate::inspector::Inspector;
+use crate::process::Signal;
 
 /// The extension's file name; also the name it registers under.
 pub const EXTENSION_NAME: &str = "lambda-adapter";
-/// How long the app gets between SIGTERM and SIGKILL.
-pub const APP_STOP_GRACE: Duration = Duration::from_secs(2);
-/// How long an extension subscribed to SHUTDOWN gets to exit after the event.
-pub const EXTENSION_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-/// How long to wait for a process to be gone after SIGKILL.
-const KILL_WAIT: Duration = Duration::from_secs(2);
-/// How long to wait for a stopped process's last output lines.
-const OUTPUT_DRAIN: Duration = Duration::from_secs(1);
 /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`: Lambda's default memory size.
 pub const MEMORY_SIZE_MB: u32 = 128;
 
-/// Runs the emulator until Ctrl-C / SIGTERM (exit status 0) or until the app or the extension
-/// fails (exit status 1).
+/// Runs the emulator until Ctrl-C / SIGTERM (exit status 0); exit status 1 when it cannot start,
+/// 2 for an unusable `--env-file`.
 pub async fn run(options: Options) -> ExitCode {
     let mut shutdown = match ShutdownSignals::install() {
         Ok(shutdown) => shutdown,
@@ -51,8 +46,26 @@ pub async fn run(options: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(message) = crate::watch::check(&options.watch) {
+        say!("{message}");
+        return ExitCode::from(2);
+    }
+    let env_file = match load_env_files(&options.env_files) {
+        Ok(env_file) => env_file,
+        Err(message) => {
+            say!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let user_env = |name: &str| {
+        env_file
+            .iter()
+            .find(|(known, _)| known == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| std::env::var(name).ok())
+    };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let extension_path = match locate_extension(
+    let extension = match locate_extension(
         options.extension.as_deref(),
         std::env::current_exe().ok().as_deref(),
         &cwd,
@@ -68,52 +81,52 @@ pub async fn run(options: Options) -> ExitCode {
         || "bootstrap".to_owned(),
         |program| program.to_string_lossy().into_owned(),
     );
-    let function = FunctionConfig {
-        function_name: options.function_name.clone(),
-        handler: handler.clone(),
-        ..FunctionConfig::default()
-    };
+    let region = region(user_env);
+    let (lambda_env, env_remove) = lambda_environment(&options, &cwd, &handler, user_env);
+    // Lambda's own variables win over the file's.
+    let env: Vec<(String, String)> = env_file.iter().cloned().chain(lambda_env).collect();
+    let function = Function::new(EnvironmentConfig {
+        extension,
+        app: options.app.clone(),
+        env,
+        env_remove,
+        function: FunctionConfig {
+            function_name: options.function_name.clone(),
+            handler,
+            region: region.clone(),
+            ..FunctionConfig::default()
+        },
+        runtime_api_port: options.runtime_api_port,
+        init_timeout: options.init_timeout,
+        snapstart: options.snapstart,
+    });
 
-    let control_plane = match ControlPlane::start_with(ControlPlaneConfig {
-        bind: loopback(options.runtime_api_port),
-        function,
-        hold_restore: false,
-    })
-    .await
-    {
-        Ok(control_plane) => control_plane,
-        Err(err) => {
-            say!(
-                "cannot serve the Runtime API on 127.0.0.1:{}: {err}",
-                options.runtime_api_port
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    let (ready_sender, ready) = watch::channel(false);
     let front_door_config = FrontDoorConfig {
         source: options.source,
         timeout: options.timeout,
         concurrency: options.concurrency,
+        front: Front { region },
+        memory_size_mb: MEMORY_SIZE_MB,
     };
+    let inspector =
+        (options.inspector != InspectorPort::Off).then(|| Arc::new(Inspector::default()));
     let front_door = match FrontDoor::bind(
         loopback(options.port),
         front_door_config,
-        control_plane.clone(),
-        ready,
+        function.clone(),
+        inspector.clone(),
     )
     .await
     {
         Ok(front_door) => front_door,
         Err(err) => {
             say!(
-                "cannot listen on 127.0.0.1:{}: {err} (choose another --port, or 0 for any free one)",
-                options.port
-            );
+                    "cannot listen on 127.0.0.1:{}: {err} (choose another --port, or 0 for any free one)",
+                    options.port
+                );
             return ExitCode::FAILURE;
         }
     };
-    say!("Runtime API on {}", control_plane.addr());
     say!(
         "listening on http://{} ({} events, timeout {} s, concurrency {})",
         front_door.addr(),
@@ -121,237 +134,71 @@ pub async fn run(options: Options) -> ExitCode {
         options.timeout.as_secs_f64(),
         options.concurrency
     );
-
-    let (env, env_remove) =
-        lambda_environment(&options, control_plane.addr(), &cwd, &handler, |name| {
-            std::env::var(name).ok()
-        });
-    let init_started = Instant::now();
-    let extension = match ChildProcess::spawn(ChildSpec {
-        label: "extension",
-        program: extension_path.clone().into_os_string(),
-        args: Vec::new(),
-        env: env.clone(),
-        env_remove: env_remove.clone(),
-    }) {
-        Ok(extension) => extension,
-        Err(err) => {
-            say!(
-                "cannot start the extension {}: {err}",
-                extension_path.display()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    say!(
-        "started extension {} (pid {})",
-        extension_path.display(),
-        extension.pid()
-    );
-
-    // Lambda starts the runtime only once every extension has registered.
-    let registration = tokio::select! {
-        registration = control_plane.wait_registered(options.init_timeout) => registration,
-        status = extension.exited() => {
-            extension.output_drained(OUTPUT_DRAIN).await;
-            say!("the extension exited before it registered ({status})");
-            return ExitCode::FAILURE;
-        }
-        signal = shutdown.recv() => {
-            say!("received {signal} during init: shutting down");
-            stop_extension(&control_plane, &extension).await;
-            return ExitCode::SUCCESS;
-        }
-    };
-    let Some(registration) = registration else {
-        say!(
-            "the extension did not register with the Extensions API within {} s (--init-timeout)",
-            options.init_timeout.as_secs_f64()
-        );
-        stop_extension(&control_plane, &extension).await;
-        return ExitCode::FAILURE;
-    };
-    say!(
-        "extension {:?} registered (events: {:?})",
-        registration.name,
-        registration.events
-    );
-
-    let app = match options.app.split_first() {
-        None => {
-            say!("no app command given: start your app yourself");
-            None
-        }
-        Some((program, args)) => match ChildProcess::spawn(ChildSpec {
-            label: "app",
-            program: program.clone(),
-            args: args.to_vec(),
-            env,
-            env_remove,
-        }) {
-            Ok(app) => {
-                say!("started app {} (pid {})", display(&options.app), app.pid());
-                Some(app)
-            }
-            Err(err) => {
-                say!("cannot start the app {}: {err}", display(&options.app));
-                stop_extension(&control_plane, &extension).await;
+    let _inspector_server = match inspector {
+        Some(inspector) => match serve_inspector(&options, front_door.addr(), inspector).await {
+            Ok(server) => Some(server),
+            Err(message) => {
+                say!("{message}");
                 return ExitCode::FAILURE;
             }
         },
+        None => None,
     };
-    tokio::spawn(announce_init(
-        control_plane.clone(),
-        options.init_timeout,
-        ready_sender,
-        init_started,
-    ));
+    // The first environment starts now, so that start-up problems show before any request.
+    if function.environment().await.is_err() {
+        return ExitCode::FAILURE;
+    }
+    let watcher = (!options.watch.is_empty())
+        .then(|| tokio::spawn(crate::watch::watch(options.watch.clone(), function.clone())));
 
-    let ending = tokio::select! {
-        signal = shutdown.recv() => Ending::Signal(signal),
-        status = exited(app.as_ref()) => Ending::AppExited(status),
-        status = extension.exited() => Ending::ExtensionExited(status),
-    };
+    let signal = shutdown.recv().await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     // No new requests while the environment shuts down.
     drop(front_door);
-    match ending {
-        Ending::Signal(signal) => {
-            say!("received {signal}: shutting down");
-            if let Some(app) = &app {
-                stop_app(app).await;
-            }
-            stop_extension(&control_plane, &extension).await;
-            ExitCode::SUCCESS
-        }
-        Ending::AppExited(status) => {
-            if let Some(app) = &app {
-                app.output_drained(OUTPUT_DRAIN).await;
-            }
-            say!("the app exited on its own ({status}); in Lambda this fails the function (Runtime.ExitError)");
-            stop_extension(&control_plane, &extension).await;
-            ExitCode::FAILURE
-        }
-        Ending::ExtensionExited(status) => {
-            extension.output_drained(OUTPUT_DRAIN).await;
-            say!("the extension exited on its own ({status})");
-            if let Some(app) = &app {
-                stop_app(app).await;
-            }
-            ExitCode::FAILURE
-        }
-    }
+    say!("received {signal}: shutting down");
+    function.shutdown().await;
+    ExitCode::SUCCESS
 }
 
-enum Ending {
-    Signal(&'static str),
-    AppExited(ExitStatus),
-    ExtensionExited(ExitStatus),
+/// Starts the inspector's server where `--inspector-port` says, and prints its address.
+async fn serve_inspector(
+    options: &Options,
+    front_door: SocketAddr,
+    inspector: Arc<Inspector>,
+) -> Result<InspectorServer, String> {
+    let info = json!({
+        "functionName": options.function_name,
+        "source": options.source.name(),
+        "frontDoor": format!("http://{front_door}"),
+        "timeoutSeconds": options.timeout.as_secs_f64(),
+        "concurrency": options.concurrency,
+    });
+    let (wanted, fallback) = match options.inspector {
+        InspectorPort::Port(port) => (port, false),
+        // Beside the front door; any free port when that is taken (two emulators at once).
+        _ if options.port == 0 || front_door.port() == u16::MAX => (0, false),
+        _ => (front_door.port() + 1, true),
+    };
+    let mut bound = InspectorServer::bind(loopback(wanted), inspector.clone(), info.clone()).await;
+    if bound.is_err() && fallback {
+        bound = InspectorServer::bind(loopback(0), inspector, info).await;
+    }
+    let server = bound.map_err(|err| {
+        format!(
+            "cannot serve the inspector on 127.0.0.1:{wanted}: {err} (choose another --inspector-port, or --no-inspector)"
+        )
+    })?;
+    say!(
+        "inspector on http://{}/ (every invocation: its event, response and log lines)",
+        server.addr()
+    );
+    Ok(server)
 }
 
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, port))
-}
-
-fn display(command: &[OsString]) -> String {
-    command
-        .iter()
-        .map(|arg| arg.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-async fn exited(child: Option<&ChildProcess>) -> ExitStatus {
-    match child {
-        Some(child) => child.exited().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Marks the function ready once it asks for its first invocation (the end of Lambda's init).
-async fn announce_init(
-    control_plane: ControlPlane,
-    init_timeout: Duration,
-    ready: watch::Sender<bool>,
-    started: Instant,
-) {
-    if control_plane.wait_next_outstanding(1, init_timeout).await {
-        say!(
-            "function ready: init took {} ms",
-            started.elapsed().as_millis()
-        );
-    } else {
-        say!(
-            "the function has not asked for an invocation within {} s (Lambda would end its init phase); requests are passed on anyway",
-            init_timeout.as_secs_f64()
-        );
-    }
-    let _ = ready.send(true);
-}
-
-/// SIGTERM to the app, then SIGKILL if it is still there after [`APP_STOP_GRACE`].
-async fn stop_app(app: &ChildProcess) {
-    if app.exit_status().is_some() {
-        return;
-    }
-    say!("stopping app (SIGTERM)");
-    if let Err(err) = app.signal(Signal::Terminate) {
-        say!("could not send SIGTERM to the app: {err}");
-    }
-    let status = match app.wait_exit(APP_STOP_GRACE).await {
-        Some(status) => Some(status),
-        None => {
-            say!(
-                "the app did not exit within {} s of SIGTERM: SIGKILL",
-                APP_STOP_GRACE.as_secs_f64()
-            );
-            let _ = app.signal(Signal::Kill);
-            app.wait_exit(KILL_WAIT).await
-        }
-    };
-    app.output_drained(OUTPUT_DRAIN).await;
-    match status {
-        Some(status) => say!("app exited ({status})"),
-        None => say!("the app is still running after SIGKILL (pid {})", app.pid()),
-    }
-}
-
-/// The SHUTDOWN event if the extension subscribed to it (SIGKILL after
-/// [`EXTENSION_SHUTDOWN_GRACE`]), else SIGKILL at once, as Lambda does.
-async fn stop_extension(control_plane: &ControlPlane, extension: &ChildProcess) {
-    if extension.exit_status().is_some() {
-        return;
-    }
-    let subscribed = control_plane
-        .registrations()
-        .iter()
-        .any(|registration| registration.subscribes_to("SHUTDOWN"));
-    if subscribed {
-        say!("stopping extension (SHUTDOWN event)");
-        control_plane.shutdown("spindown");
-        if extension
-            .wait_exit(EXTENSION_SHUTDOWN_GRACE)
-            .await
-            .is_none()
-        {
-            say!(
-                "the extension did not exit within {} s of SHUTDOWN: SIGKILL",
-                EXTENSION_SHUTDOWN_GRACE.as_secs_f64()
-            );
-            let _ = extension.signal(Signal::Kill);
-        }
-    } else {
-        say!("stopping extension (SIGKILL)");
-        let _ = extension.signal(Signal::Kill);
-    }
-    let status = extension.wait_exit(KILL_WAIT).await;
-    extension.output_drained(OUTPUT_DRAIN).await;
-    match status {
-        Some(status) => say!("extension stopped ({status})"),
-        None => say!(
-            "the extension is still running after SIGKILL (pid {})",
-            extension.pid()
-        ),
-    }
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM, the two ways to stop the emulator.
@@ -422,25 +269,77 @@ pub fn locate_extension(
         })
 }
 
+/// The variables of the `--env-file`s that the environment does not set already; says which
+/// were set and which were left alone.
+fn load_env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, String> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parsed = files
+        .iter()
+        .map(|file| crate::env_file::read(file))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| err.to_string())?;
+    let (applied, kept) = crate::env_file::merge(&parsed, |name| std::env::var_os(name).is_some());
+    let names =
+        |variables: &mut dyn Iterator<Item = &str>| variables.collect::<Vec<_>>().join(", ");
+    let listed = files
+        .iter()
+        .map(|file| file.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    say!(
+        "--env-file {listed}: set {}",
+        if applied.is_empty() {
+            "nothing".to_owned()
+        } else {
+            names(&mut applied.iter().map(|(name, _)| name.as_str()))
+        }
+    );
+    if !kept.is_empty() {
+        say!(
+            "--env-file: kept from your environment (it wins over the file): {}",
+            names(&mut kept.iter().map(String::as_str))
+        );
+    }
+    Ok(applied)
+}
+
+/// The function's region: the user's `AWS_REGION` (or `AWS_DEFAULT_REGION`), else us-east-1.
+pub fn region(user_env: impl Fn(&str) -> Option<String>) -> String {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .filter_map(&user_env)
+        .find(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| FunctionConfig::default().region)
+}
+
 /// The variables Lambda sets for the runtime and the extensions (set on top of the user's own
-/// environment, which both inherit), and those to remove.
+/// environment, which both inherit), and those to remove; `AWS_LAMBDA_RUNTIME_API` is each
+/// environment's own.
 pub fn lambda_environment(
     options: &Options,
-    runtime_api: SocketAddr,
     task_root: &Path,
     handler: &str,
     user_env: impl Fn(&str) -> Option<String>,
 ) -> (Vec<(String, String)>, Vec<String>) {
     let name = &options.function_name;
     let mut env: Vec<(String, String)> = [
-        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", name.clone()),
         (
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
             MEMORY_SIZE_MB.to_string(),
         ),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE",
+            if options.snapstart {
+                "snap-start"
+            } else {
+                "on-demand"
+            }
+            .to_owned(),
+        ),
         ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
         (
             "AWS_LAMBDA_LOG_STREAM_NAME",
@@ -452,7 +351,7 @@ pub fn lambda_environment(
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
     .collect();
-    let region = FunctionConfig::default().region;
+    let region = region(&user_env);
     for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
         if user_env(variable).is_none_or(|value| value.is_empty()) {
             env.push((variable.to_owned(), region.clone()));
@@ -487,15 +386,10 @@ mod tests {
             concurrency: 3,
             ..Options::default()
         };
-        let addr: SocketAddr = "127.0.0.1:41234".parse().unwrap();
-        let (env, remove) =
-            lambda_environment(&options, addr, Path::new("/srv/app"), "run.sh", |name| {
-                (name == "AWS_REGION").then(|| "eu-west-1".to_owned())
-            });
-        assert_eq!(
-            lookup(&env, "AWS_LAMBDA_RUNTIME_API"),
-            Some("127.0.0.1:41234")
-        );
+        let (env, remove) = lambda_environment(&options, Path::new("/srv/app"), "run.sh", |name| {
+            (name == "AWS_REGION").then(|| "eu-west-1".to_owned())
+        });
+        assert_eq!(lookup(&env, "AWS_LAMBDA_RUNTIME_API"), None);
         assert_eq!(lookup(&env, "AWS_LAMBDA_FUNCTION_NAME"), Some("shop"));
         assert_eq!(lookup(&env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), Some("128"));
         assert_eq!(lookup(&env, "AWS_LAMBDA_FUNCTION_VERSION"), Some("$LATEST"));
@@ -506,15 +400,23 @@ mod tests {
         assert_eq!(lookup(&env, "_HANDLER"), Some("run.sh"));
         assert_eq!(lookup(&env, "LAMBDA_TASK_ROOT"), Some("/srv/app"));
         assert_eq!(lookup(&env, "AWS_LAMBDA_MAX_CONCURRENCY"), Some("3"));
-        // The user's region is kept; the missing one is filled in.
+        // The user's region is kept; the missing one is filled in with it.
         assert_eq!(lookup(&env, "AWS_REGION"), None);
-        assert_eq!(lookup(&env, "AWS_DEFAULT_REGION"), Some("us-east-1"));
+        assert_eq!(lookup(&env, "AWS_DEFAULT_REGION"), Some("eu-west-1"));
         assert!(remove.is_empty());
 
-        let (env, remove) =
-            lambda_environment(&Options::default(), addr, Path::new("/"), "x", |_| None);
+        let (env, remove) = lambda_environment(&Options::default(), Path::new("/"), "x", |_| None);
         assert_eq!(lookup(&env, "AWS_LAMBDA_MAX_CONCURRENCY"), None);
         assert_eq!(remove, ["AWS_LAMBDA_MAX_CONCURRENCY"]);
+        let snapstart = Options {
+            snapstart: true,
+            ..Options::default()
+        };
+        let (env, _) = lambda_environment(&snapstart, Path::new("/"), "x", |_| None);
+        assert_eq!(
+            lookup(&env, "AWS_LAMBDA_INITIALIZATION_TYPE"),
+            Some("snap-start")
+        );
     }
 
     #[test]

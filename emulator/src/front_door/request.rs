@@ -1,4 +1,5 @@
-//! HTTP request → Lambda event, in the shape each [`EventSource`] sends.
+//! HTTP request → Lambda event, in the shape each [`EventSource`] sends (SPEC PKG-6, EMU-4,
+//! EVT-9 for VPC Lattice).
 //!
 //! What each source does with the request, as the AWS documentation and real events show it:
 //!
@@ -9,6 +10,17 @@
 //!   all of them; both query maps hold *decoded* values (`+` is a space).
 //! - ALB: headers and query parameters exactly as the client sent them (not decoded), either
 //!   single-value (the last one wins) or, with multi-value headers on, every value.
+//! - VPC Lattice (event structure 2.0): `path` with the query as sent, `headers` and
+//!   `queryStringParameters` as lists of values, the service network, service and target group
+//!   in `requestContext`.
+//!
+//! Every source adds what the AWS service in front of a function adds (EMU-4): `x-forwarded-for`
+//! (the client's address appended to any value it sent), `x-forwarded-proto` and
+//! `x-forwarded-port` (the front door's own: plain `http` on its port, so that links an app
+//! builds from them work locally), and an `x-amzn-trace-id`. Domain names in request contexts are
+//! the service's (`<id>.lambda-url.<region>.on.aws`, `<id>.execute-api.<region>.amazonaws.com`),
+//! which is how the adapter tells a Function URL from an HTTP API (STR-5); the `host` header stays
+//! the one the client sent.
 //!
 //! Bodies are sent as text when they are UTF-8 with a textual (or no) content type and no
 //! content encoding; anything else is base64 with `isBase64Encoded: true`.
@@ -17,21 +29,66 @@ use std::net::IpAddr;
 
 use base64::Engine;
 use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Version};
 use serde_json::{json, Map, Value};
 
 use super::EventSource;
 use crate::clock::access_log_time;
+use crate::ids::uuid_like;
 
-/// The account id the fake services report (API Gateway, ALB ARNs).
+/// The account id the fake services report (API Gateway, ALB and Lattice ARNs).
 pub const ACCOUNT_ID: &str = "123456789012";
-/// The API id of the fake API Gateway / Function URL.
-pub const API_ID: &str = "local";
+/// The id of the fake API Gateway API (10 characters, as API Gateway's are).
+pub const API_ID: &str = "lambdaemu0";
+/// The id of the fake Function URL (32 characters, as Lambda's are).
+pub const FUNCTION_URL_ID: &str = "lambdaemulatorlocalfunctionurl00";
 /// The REST API stage the fake API Gateway serves.
 pub const REST_STAGE: &str = "local";
-/// The target group of the fake ALB.
-pub const TARGET_GROUP_ARN: &str =
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/lambda-emulator/0123456789abcdef";
+/// The region of the fake services when none is configured.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Where the fake AWS service sits: the region in its domain names and ARNs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Front {
+    pub region: String,
+}
+
+impl Default for Front {
+    fn default() -> Self {
+        Front {
+            region: DEFAULT_REGION.to_owned(),
+        }
+    }
+}
+
+impl Front {
+    /// A Function URL's host name: `<url-id>.lambda-url.<region>.on.aws`.
+    pub fn function_url_domain(&self) -> String {
+        format!("{FUNCTION_URL_ID}.lambda-url.{}.on.aws", self.region)
+    }
+
+    /// An API Gateway API's host name: `<api-id>.execute-api.<region>.amazonaws.com`.
+    pub fn api_gateway_domain(&self) -> String {
+        format!("{API_ID}.execute-api.{}.amazonaws.com", self.region)
+    }
+
+    /// The target group of the fake ALB.
+    pub fn alb_target_group_arn(&self) -> String {
+        format!(
+            "arn:aws:elasticloadbalancing:{}:{ACCOUNT_ID}:targetgroup/lambda-emulator/0123456789abcdef",
+            self.region
+        )
+    }
+
+    /// An ARN of the fake VPC Lattice service network, service, target group (`kind`, `id`).
+    fn lattice_arn(&self, kind: &str, id: &str) -> String {
+        format!(
+            "arn:aws:vpc-lattice:{}:{ACCOUNT_ID}:{kind}/{id}",
+            self.region
+        )
+    }
+}
 
 /// One HTTP request as the front door received it, with what the AWS service would add.
 #[derive(Debug, Clone)]
@@ -42,6 +99,7 @@ pub struct IncomingRequest {
     /// The query exactly as sent, without the `?`; `None` when the target had no `?`.
     pub query: Option<String>,
     pub version: Version,
+    /// The client's headers, with the `x-forwarded-*` and `x-amzn-trace-id` the service adds.
     pub headers: HeaderMap,
     pub body: Bytes,
     pub source_ip: IpAddr,
@@ -49,14 +107,18 @@ pub struct IncomingRequest {
     pub request_id: String,
     /// When the request arrived, in epoch milliseconds.
     pub time_epoch_ms: u64,
+    /// The X-Ray trace header value the service started (`Root=1-…`).
+    pub trace_id: String,
 }
 
 impl IncomingRequest {
     /// From a received request's head and body; the path and query are taken as sent.
+    /// `front_door_port` is the port the client connected to (`x-forwarded-port`).
     pub fn from_parts(
         parts: &http::request::Parts,
         body: Bytes,
         source_ip: IpAddr,
+        front_door_port: u16,
         request_id: String,
         time_epoch_ms: u64,
     ) -> IncomingRequest {
@@ -64,16 +126,26 @@ impl IncomingRequest {
             "" => "/".to_owned(),
             path => path.to_owned(),
         };
+        let mut headers = parts.headers.clone();
+        let trace_id = match headers
+            .get("x-amzn-trace-id")
+            .map(|value| text(value.as_bytes()))
+        {
+            Some(sent) => sent,
+            None => new_trace_id(time_epoch_ms),
+        };
+        add_forwarding_headers(&mut headers, source_ip, front_door_port, &trace_id);
         IncomingRequest {
             method: parts.method.clone(),
             path,
             query: parts.uri.query().map(str::to_owned),
             version: parts.version,
-            headers: parts.headers.clone(),
+            headers,
             body,
             source_ip,
             request_id,
             time_epoch_ms,
+            trace_id,
         }
     }
 
@@ -95,18 +167,11 @@ impl IncomingRequest {
         self.header("user-agent").unwrap_or_default()
     }
 
-    /// The `Host` header without its port, as API Gateway's `domainName`.
-    fn domain_name(&self) -> String {
-        let host = self.header("host").unwrap_or_default();
-        let domain = if host.starts_with('[') {
-            host.split_inclusive(']').next().unwrap_or_default()
-        } else {
-            host.split(':').next().unwrap_or_default()
-        };
-        if domain.is_empty() {
-            "localhost".to_owned()
-        } else {
-            domain.to_owned()
+    /// The path with the query as sent (`/a?b=1`), as an access log shows it.
+    pub fn target(&self) -> String {
+        match &self.query {
+            Some(query) => format!("{}?{query}", self.path),
+            None => self.path.clone(),
         }
     }
 
@@ -140,19 +205,49 @@ impl IncomingRequest {
     }
 }
 
+/// What the AWS service in front of a function adds to the client's headers (EMU-4): the
+/// client's address appended to `x-forwarded-for`, the scheme and port it reached the front
+/// door on, and the trace header.
+fn add_forwarding_headers(headers: &mut HeaderMap, source_ip: IpAddr, port: u16, trace_id: &str) {
+    let forwarded_for = match headers
+        .get("x-forwarded-for")
+        .map(|value| text(value.as_bytes()))
+    {
+        Some(sent) if !sent.trim().is_empty() => format!("{sent}, {source_ip}"),
+        _ => source_ip.to_string(),
+    };
+    for (name, value) in [
+        ("x-forwarded-for", forwarded_for),
+        ("x-forwarded-proto", "http".to_owned()),
+        ("x-forwarded-port", port.to_string()),
+        ("x-amzn-trace-id", trace_id.to_owned()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+/// An X-Ray trace header as the services start one: `Root=1-<epoch seconds, hex>-<96 random bits>`.
+fn new_trace_id(time_epoch_ms: u64) -> String {
+    let random: String = uuid_like().chars().filter(|c| *c != '-').take(24).collect();
+    format!("Root=1-{:08x}-{random}", time_epoch_ms / 1000)
+}
+
 /// The event `source` would send for `request`.
-pub fn to_event(source: EventSource, request: &IncomingRequest) -> Value {
+pub fn to_event(source: EventSource, request: &IncomingRequest, front: &Front) -> Value {
     match source {
-        EventSource::FunctionUrl => http_api_event(request, true),
-        EventSource::HttpApiV2 => http_api_event(request, false),
-        EventSource::RestApiV1 => rest_api_event(request),
-        EventSource::Alb => alb_event(request, false),
-        EventSource::AlbMultiValue => alb_event(request, true),
+        EventSource::FunctionUrl => http_api_event(request, front, true),
+        EventSource::HttpApiV2 => http_api_event(request, front, false),
+        EventSource::RestApiV1 => rest_api_event(request, front),
+        EventSource::Alb => alb_event(request, front, false),
+        EventSource::AlbMultiValue => alb_event(request, front, true),
+        EventSource::Lattice => lattice_event(request, front),
     }
 }
 
 /// Payload format 2.0: Function URLs and HTTP APIs.
-fn http_api_event(request: &IncomingRequest, function_url: bool) -> Value {
+fn http_api_event(request: &IncomingRequest, front: &Front, function_url: bool) -> Value {
     let mut headers = Map::new();
     let mut cookies = Vec::new();
     for (name, values) in request.header_values() {
@@ -169,8 +264,11 @@ fn http_api_event(request: &IncomingRequest, function_url: bool) -> Value {
             headers.insert(name.to_owned(), Value::String(values.join(",")));
         }
     }
-    let domain_name = request.domain_name();
-    let domain_prefix = domain_name.split('.').next().unwrap_or_default().to_owned();
+    let (api_id, domain_name) = if function_url {
+        (FUNCTION_URL_ID, front.function_url_domain())
+    } else {
+        (API_ID, front.api_gateway_domain())
+    };
     let mut event = json!({
         "version": "2.0",
         "routeKey": "$default",
@@ -179,9 +277,9 @@ fn http_api_event(request: &IncomingRequest, function_url: bool) -> Value {
         "headers": headers,
         "requestContext": {
             "accountId": if function_url { "anonymous" } else { ACCOUNT_ID },
-            "apiId": API_ID,
+            "apiId": api_id,
             "domainName": domain_name,
-            "domainPrefix": domain_prefix,
+            "domainPrefix": api_id,
             "http": {
                 "method": request.method.as_str(),
                 "path": request.path,
@@ -225,7 +323,7 @@ fn http_api_event(request: &IncomingRequest, function_url: bool) -> Value {
 }
 
 /// Payload format 1.0: API Gateway REST APIs, with a `/{proxy+}` resource.
-fn rest_api_event(request: &IncomingRequest) -> Value {
+fn rest_api_event(request: &IncomingRequest, front: &Front) -> Value {
     let mut headers = Map::new();
     let mut multi_value_headers = Map::new();
     for (name, values) in request.header_values() {
@@ -253,7 +351,8 @@ fn rest_api_event(request: &IncomingRequest) -> Value {
         "requestContext": {
             "accountId": ACCOUNT_ID,
             "apiId": API_ID,
-            "domainName": request.domain_name(),
+            "domainName": front.api_gateway_domain(),
+            "domainPrefix": API_ID,
             "extendedRequestId": request.request_id,
             "httpMethod": request.method.as_str(),
             "identity": {
@@ -274,11 +373,52 @@ fn rest_api_event(request: &IncomingRequest) -> Value {
     })
 }
 
+/// A VPC Lattice target group's event, structure version 2.0 (EVT-9): lists of values for
+/// headers and query parameters, the query also left in `path` as the client sent it.
+fn lattice_event(request: &IncomingRequest, front: &Front) -> Value {
+    let headers: Map<String, Value> = request
+        .header_values()
+        .map(|(name, values)| (name.to_owned(), json!(values)))
+        .collect();
+    let mut query: Map<String, Value> = Map::new();
+    for (key, value) in query_pairs(request.query.as_deref().unwrap_or_default()) {
+        let (key, value) = (decode(key), decode(value));
+        match query.get_mut(&key) {
+            Some(Value::Array(values)) => values.push(Value::String(value)),
+            _ => {
+                query.insert(key, json!([value]));
+            }
+        }
+    }
+    let (body, base64) = request.encoded_body();
+    json!({
+        "version": "2.0",
+        "path": request.target(),
+        "method": request.method.as_str(),
+        "headers": headers,
+        "queryStringParameters": query,
+        "body": body.unwrap_or_default(),
+        "isBase64Encoded": base64,
+        "requestContext": {
+            "serviceNetworkArn": front.lattice_arn("servicenetwork", "sn-0e1a2b3c4d5e6f708"),
+            "serviceArn": front.lattice_arn("service", "svc-0e1a2b3c4d5e6f708"),
+            "targetGroupArn": front.lattice_arn("targetgroup", "tg-0e1a2b3c4d5e6f708"),
+            "identity": {
+                "sourceVpcArn": format!("arn:aws:ec2:{}:{ACCOUNT_ID}:vpc/vpc-0e1a2b3c4d5e6f708", front.region),
+                "type": "NONE",
+            },
+            "region": front.region,
+            // Lattice gives microseconds, as a string.
+            "timeEpoch": (u128::from(request.time_epoch_ms) * 1000).to_string(),
+        },
+    })
+}
+
 /// An ALB target group's event; `multi_value` when the group has multi-value headers on.
-fn alb_event(request: &IncomingRequest, multi_value: bool) -> Value {
+fn alb_event(request: &IncomingRequest, front: &Front, multi_value: bool) -> Value {
     let (body, base64) = request.encoded_body();
     let mut event = json!({
-        "requestContext": { "elb": { "targetGroupArn": TARGET_GROUP_ARN } },
+        "requestContext": { "elb": { "targetGroupArn": front.alb_target_group_arn() } },
         "httpMethod": request.method.as_str(),
         "path": request.path,
         "body": body.unwrap_or_default(),
@@ -413,9 +553,14 @@ mod tests {
             &parts,
             Bytes::copy_from_slice(body),
             IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
+            9000,
             "api-req-1".to_owned(),
             1_583_348_638_390,
         )
+    }
+
+    fn to_event(source: EventSource, request: &IncomingRequest) -> Value {
+        super::to_event(source, request, &Front::default())
     }
 
     fn browser_get() -> IncomingRequest {
@@ -451,7 +596,11 @@ mod tests {
         );
         let context = &event["requestContext"];
         assert_eq!(context["accountId"], "anonymous");
-        assert_eq!(context["domainName"], "127.0.0.1");
+        assert_eq!(
+            context["domainName"],
+            "lambdaemulatorlocalfunctionurl00.lambda-url.us-east-1.on.aws"
+        );
+        assert_eq!(context["domainPrefix"], FUNCTION_URL_ID);
         assert_eq!(context["stage"], "$default");
         assert_eq!(context["requestId"], "api-req-1");
         assert_eq!(context["timeEpoch"], 1_583_348_638_390u64);
@@ -470,6 +619,12 @@ mod tests {
         let event = to_event(EventSource::HttpApiV2, &browser_get());
         assert_eq!(event["requestContext"]["accountId"], ACCOUNT_ID);
         assert_eq!(event["rawQueryString"], "q=a+b&q=c%26d&flag&empty=");
+        // covers STR-5: the adapter tells an HTTP API from a Function URL by this name.
+        assert_eq!(
+            event["requestContext"]["domainName"],
+            "lambdaemu0.execute-api.us-east-1.amazonaws.com"
+        );
+        assert_eq!(event["headers"]["host"], "127.0.0.1:9000");
     }
 
     #[test]
@@ -478,7 +633,6 @@ mod tests {
         assert_eq!(event["rawQueryString"], "");
         assert!(event.get("queryStringParameters").is_none());
         assert!(event.get("cookies").is_none());
-        assert_eq!(event["requestContext"]["domainName"], "localhost");
         assert_eq!(event["requestContext"]["http"]["userAgent"], "");
     }
 
@@ -526,7 +680,7 @@ mod tests {
         let event = to_event(EventSource::Alb, &browser_get());
         assert_eq!(
             event["requestContext"]["elb"]["targetGroupArn"],
-            TARGET_GROUP_ARN
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/lambda-emulator/0123456789abcdef"
         );
         assert_eq!(event["httpMethod"], "GET");
         assert_eq!(event["path"], "/shop/a%20b/caf%C3%A9");
@@ -585,6 +739,7 @@ mod tests {
             EventSource::FunctionUrl,
             EventSource::RestApiV1,
             EventSource::Alb,
+            EventSource::Lattice,
         ] {
             let event = to_event(source, &json_post);
             assert_eq!(event["body"], r#"{"a":1}"#, "{source}");
@@ -605,6 +760,105 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn emu4_every_source_gets_the_forwarding_headers_and_a_trace_id() {
+        let forwarded = request(
+            "GET",
+            "/",
+            &[
+                ("host", "127.0.0.1:9000"),
+                ("x-forwarded-for", "203.0.113.9"),
+            ],
+            b"",
+        );
+        assert_eq!(
+            forwarded.headers["x-forwarded-for"],
+            "203.0.113.9, 127.0.0.1"
+        );
+        let plain = browser_get();
+        assert_eq!(plain.headers["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(plain.headers["x-forwarded-proto"], "http");
+        assert_eq!(plain.headers["x-forwarded-port"], "9000");
+        let trace = plain.trace_id.clone();
+        // Root=1-<8 hex digits of epoch seconds>-<24 hex digits>
+        assert!(trace.starts_with("Root=1-5e5ffb9e-"), "{trace}");
+        assert_eq!(trace.len(), "Root=1-".len() + 8 + 1 + 24, "{trace}");
+        for source in [
+            EventSource::FunctionUrl,
+            EventSource::HttpApiV2,
+            EventSource::RestApiV1,
+            EventSource::Alb,
+        ] {
+            let headers = &to_event(source, &plain)["headers"];
+            assert_eq!(headers["x-forwarded-for"], "127.0.0.1", "{source}");
+            assert_eq!(headers["x-forwarded-proto"], "http", "{source}");
+            assert_eq!(headers["x-forwarded-port"], "9000", "{source}");
+            assert_eq!(headers["x-amzn-trace-id"], trace.as_str(), "{source}");
+        }
+        let lattice = to_event(EventSource::Lattice, &plain);
+        assert_eq!(lattice["headers"]["x-forwarded-for"], json!(["127.0.0.1"]));
+        // A trace header the client sent is kept.
+        let traced = request("GET", "/", &[("x-amzn-trace-id", "Root=1-abc")], b"");
+        assert_eq!(traced.trace_id, "Root=1-abc");
+    }
+
+    #[test]
+    fn emu4_rest_api_context_names_the_api_gateway_domain() {
+        let event = to_event(EventSource::RestApiV1, &browser_get());
+        let context = &event["requestContext"];
+        assert_eq!(
+            context["domainName"],
+            "lambdaemu0.execute-api.us-east-1.amazonaws.com"
+        );
+        assert_eq!(context["identity"]["userAgent"], "curl/8.5");
+        assert_eq!(context["requestTime"], "04/Mar/2020:19:03:58 +0000");
+        let front = Front {
+            region: "eu-west-1".to_owned(),
+        };
+        let elsewhere = super::to_event(EventSource::FunctionUrl, &browser_get(), &front);
+        assert_eq!(
+            elsewhere["requestContext"]["domainName"],
+            "lambdaemulatorlocalfunctionurl00.lambda-url.eu-west-1.on.aws"
+        );
+    }
+
+    #[test]
+    fn evt9_lattice_event_has_lists_and_the_query_in_the_path() {
+        let event = to_event(EventSource::Lattice, &browser_get());
+        assert_eq!(event["version"], "2.0");
+        assert_eq!(event["method"], "GET");
+        assert_eq!(
+            event["path"],
+            "/shop/a%20b/caf%C3%A9?q=a+b&q=c%26d&flag&empty="
+        );
+        assert_eq!(
+            event["headers"]["accept"],
+            json!(["text/html", "application/json"])
+        );
+        assert_eq!(event["headers"]["cookie"], json!(["a=1; b=2", "c=3"]));
+        assert_eq!(
+            event["queryStringParameters"],
+            json!({"q": ["a b", "c&d"], "flag": [""], "empty": [""]})
+        );
+        assert_eq!(event["body"], "");
+        assert_eq!(event["isBase64Encoded"], false);
+        let context = &event["requestContext"];
+        for arn in ["serviceNetworkArn", "serviceArn", "targetGroupArn"] {
+            let arn = context[arn].as_str().unwrap();
+            assert!(arn.starts_with("arn:aws:vpc-lattice:us-east-1:"), "{arn}");
+        }
+        assert_eq!(context["region"], "us-east-1");
+        assert_eq!(context["timeEpoch"], "1583348638390000");
+        assert!(context["identity"]["sourceVpcArn"].is_string());
+
+        let posted = request("POST", "/x", &[("content-type", "image/png")], &[0, 255]);
+        let event = to_event(EventSource::Lattice, &posted);
+        assert_eq!(event["path"], "/x");
+        assert_eq!(event["queryStringParameters"], json!({}));
+        assert_eq!(event["body"], "AP8=");
+        assert_eq!(event["isBase64Encoded"], true);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Function result → HTTP response, as each [`EventSource`] builds it.
+//! Function result → HTTP response, as each [`EventSource`] builds it (SPEC PKG-6; EVT-9 and
+//! STR-5 for the Lattice and REST API shapes).
 //!
 //! - A buffered result is the JSON document the function returned: `statusCode`, `headers` and/or
 //!   `multiValueHeaders`, `body`, `isBase64Encoded`, and for payload 2.0 `cookies` (one
@@ -97,7 +98,12 @@ pub fn from_result(source: EventSource, payload: &[u8]) -> Result<HttpReply, Mal
         .as_object()
         .filter(|object| object.contains_key("statusCode"));
     match structured {
-        Some(object) => structured_reply(source, object),
+        Some(object) => {
+            // The header maps again, in the order they were written: VPC Lattice results carry
+            // each Set-Cookie under a differently spelled name, whose order is the cookies'.
+            let ordered: OrderedHeaderMaps = serde_json::from_slice(payload).unwrap_or_default();
+            structured_reply(source, object, &ordered)
+        }
         None if source.is_v2() => {
             // Format inference: any other JSON is the body of a 200 JSON response.
             let mut headers = HeaderMap::new();
@@ -114,14 +120,70 @@ pub fn from_result(source: EventSource, payload: &[u8]) -> Result<HttpReply, Mal
     }
 }
 
+/// A result's `headers` and `multiValueHeaders`, each as its entries in document order.
+#[derive(Debug, Default, serde::Deserialize)]
+struct OrderedHeaderMaps {
+    #[serde(default)]
+    headers: Option<OrderedMap>,
+    #[serde(default, rename = "multiValueHeaders")]
+    multi_value_headers: Option<OrderedMap>,
+}
+
+/// A JSON object's entries in the order they appear (serde_json's `Map` sorts them).
+#[derive(Debug, Default)]
+struct OrderedMap(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedMap {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = OrderedMap;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OrderedMap, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    entries.push(entry);
+                }
+                Ok(OrderedMap(entries))
+            }
+
+            // Anything else (`null`, a string) has no headers: an empty map, not an error.
+            fn visit_unit<E>(self) -> Result<OrderedMap, E> {
+                Ok(OrderedMap::default())
+            }
+        }
+        deserializer
+            .deserialize_any(Entries)
+            .or_else(|_: D::Error| Ok(OrderedMap::default()))
+    }
+}
+
 fn structured_reply(
     source: EventSource,
     result: &Map<String, Value>,
+    ordered: &OrderedHeaderMaps,
 ) -> Result<HttpReply, MalformedResult> {
     let status = status_code(result.get("statusCode"))?;
     let mut headers = HeaderMap::new();
-    add_headers(&mut headers, result.get("multiValueHeaders"));
-    add_headers(&mut headers, result.get("headers"));
+    let entries = |map: &Option<OrderedMap>, key: &str| match map {
+        Some(OrderedMap(entries)) if !entries.is_empty() => entries.clone(),
+        _ => match result.get(key) {
+            Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            _ => Vec::new(),
+        },
+    };
+    add_header_entries(
+        &mut headers,
+        &entries(&ordered.multi_value_headers, "multiValueHeaders"),
+    );
+    add_header_entries(&mut headers, &entries(&ordered.headers, "headers"));
     if source.is_v2() {
         add_cookies(&mut headers, result.get("cookies"));
     }
@@ -168,6 +230,12 @@ fn add_headers(headers: &mut HeaderMap, map: Option<&Value>) {
     let Some(Value::Object(map)) = map else {
         return;
     };
+    let entries: Vec<(String, Value)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    add_header_entries(headers, &entries);
+}
+
+/// [`add_headers`] for entries in a given order.
+fn add_header_entries(headers: &mut HeaderMap, map: &[(String, Value)]) {
     let before: Vec<HeaderName> = headers.keys().cloned().collect();
     for (name, value) in map {
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
@@ -324,6 +392,15 @@ mod tests {
         assert_eq!(all(&reply.headers, "content-type"), ["text/plain"]);
         assert!(reply.headers.get("content-length").is_none());
         assert_eq!(reply.body, "hello");
+    }
+
+    #[test]
+    fn evt9_lattice_cookies_spelled_apart_keep_their_order() {
+        let payload = r#"{"statusCode":200,"statusDescription":"200 OK","headers":{"set-cookie":"z=1","Set-cookie":"a=2","sEt-cookie":"m=3","content-type":"text/plain"},"isBase64Encoded":false,"body":"hi"}"#;
+        let reply = from_result(EventSource::Lattice, payload.as_bytes()).unwrap();
+        assert_eq!(all(&reply.headers, "set-cookie"), ["z=1", "a=2", "m=3"]);
+        assert_eq!(all(&reply.headers, "content-type"), ["text/plain"]);
+        assert_eq!(reply.body, "hi");
     }
 
     #[test]

@@ -14,6 +14,11 @@ Listens on 127.0.0.1:$AWS_LWA_PORT. Routes:
   /gate              waits until /open, counting itself in flight meanwhile
   /inflight?atleast=N  answers the in-flight count once it reaches N (or after 10 s)
   /open              opens the gate
+  /log?line=TEXT     writes TEXT to stderr, answers 200 "logged"
+  /crash?code=N      the whole app exits at once with status N (default 7), mid-request
+  /drop              closes the connection without answering
+  /before-checkpoint, /after-restore  SnapStart hooks: log "hook <name>" on stderr, answer 200
+                     (or $HOOK_STATUS, when set, for /after-restore)
 On SIGTERM it writes "app got SIGTERM" to stderr and exits 0.
 """
 
@@ -138,6 +143,25 @@ class Handler(BaseHTTPRequestHandler):
         elif route == "/open":
             gate.set()
             self.reply(200, b"open")
+        elif route == "/log":
+            sys.stderr.write(parse_qs(url.query).get("line", [""])[0] + "\n")
+            sys.stderr.flush()
+            self.reply(200, b"logged", [("Content-Type", "text/plain")])
+        elif route == "/crash":
+            code = int(parse_qs(url.query).get("code", ["7"])[0])
+            sys.stderr.write("app crashes with status %d\n" % code)
+            sys.stderr.flush()
+            os._exit(code)
+        elif route == "/drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif route in ("/before-checkpoint", "/after-restore"):
+            sys.stderr.write("hook %s\n" % route[1:])
+            sys.stderr.flush()
+            status = 200
+            if route == "/after-restore":
+                status = int(os.environ.get("HOOK_STATUS", "200"))
+            self.reply(status, b"hook")
         else:
             self.reply(404, b"not found")
 

@@ -18,7 +18,8 @@ use lambda_emulator::process::Signal;
 use lambda_emulator::testing::ports::unshared_port;
 use lambda_emulator::testing::{ProcessCommand, TestProcess};
 
-pub use lambda_emulator::testing::client::{get, open, post, Answer};
+#[allow(unused_imports)]
+pub use lambda_emulator::testing::client::{call, get, open, post, Answer};
 
 /// The bound on every wait: generous, it only matters when a test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -81,6 +82,7 @@ pub struct Emulator {
 pub struct EmulatorCommand {
     args: Vec<String>,
     env: Vec<(String, String)>,
+    unset: Vec<String>,
     app_port: u16,
 }
 
@@ -100,6 +102,7 @@ impl EmulatorCommand {
                 ("AWS_LWA_PORT".into(), app_port.to_string()),
                 ("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()),
             ],
+            unset: Vec::new(),
             app_port,
         }
     }
@@ -118,6 +121,13 @@ impl EmulatorCommand {
         self
     }
 
+    /// Leaves `name` out of the emulator's environment (also one this command would set).
+    pub fn unset(mut self, name: &str) -> Self {
+        self.env.retain(|(set, _)| set != name);
+        self.unset.push(name.to_owned());
+        self
+    }
+
     /// Uses another extension executable than the adapter.
     pub fn extension(mut self, path: &Path) -> Self {
         self.args[3] = path.display().to_string();
@@ -126,8 +136,11 @@ impl EmulatorCommand {
 
     /// Starts the emulator with `app` after `--`; returns once the front door listens.
     pub async fn start(self, app: &[&str]) -> Emulator {
-        let process = ProcessCommand::new("emulator", EMULATOR)
-            .inherit_env()
+        let mut command = ProcessCommand::new("emulator", EMULATOR).inherit_env();
+        for name in &self.unset {
+            command = command.env_remove(name);
+        }
+        let process = command
             .args(&self.args)
             .arg("--")
             .args(app)
@@ -173,6 +186,32 @@ impl Emulator {
         }
     }
 
+    /// Waits for a line that contains every one of `needles`; returns it.
+    pub async fn wait_line_with(&self, needles: &[&str]) -> String {
+        let found = self
+            .process
+            .wait_for_log_line(WAIT, |line| {
+                needles.iter().all(|needle| line.contains(needle))
+            })
+            .await;
+        found.unwrap_or_else(|| {
+            panic!(
+                "no line containing all of {needles:?} within {WAIT:?}; the emulator's output:\n{}",
+                self.output()
+            )
+        })
+    }
+
+    /// The inspector's address, from its "inspector on http://…/" line.
+    pub async fn inspector_addr(&self) -> SocketAddr {
+        let line = self.wait_line("inspector on http://").await;
+        line.split("inspector on http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
     /// Waits until the function asked for its first invocation.
     pub async fn wait_ready(&self) {
         self.wait_line("function ready").await;
@@ -209,6 +248,48 @@ impl Emulator {
         self.assert_order(needles);
     }
 
+    /// Waits until stderr lines containing `needles` have come in this order, then asserts it
+    /// (with the output, if they did not within [`WAIT`]).
+    pub async fn assert_order_eventually(&self, needles: &[&str]) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if self.in_order(needles) || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            // Wait for any further line, then look again.
+            let seen = self.process.log_lines().len();
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !self.process.wait_log_count("", seen + 1, left).await {
+                break;
+            }
+        }
+        self.assert_order(needles);
+    }
+
+    fn in_order(&self, needles: &[&str]) -> bool {
+        let lines = self.stderr_lines();
+        let mut from = 0;
+        needles.iter().all(|needle| {
+            match lines[from..].iter().position(|line| line.contains(needle)) {
+                Some(at) => {
+                    from += at + 1;
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
+    /// How many output lines contain `needle`.
+    pub fn count_lines(&self, needle: &str) -> usize {
+        self.process.count_logs(needle)
+    }
+
+    /// Whether the emulator is still running.
+    pub fn is_running(&self) -> bool {
+        self.process.is_running()
+    }
+
     /// Asserts that the stderr lines containing `needles` appear in this order.
     pub fn assert_order(&self, needles: &[&str]) {
         let lines = self.stderr_lines();
@@ -223,6 +304,73 @@ impl Emulator {
                 ),
             }
         }
+    }
+}
+
+/// Runs `lambda-emulator args...` to its end (bounded by [`WAIT`]): `(status, stdout, stderr)`.
+pub async fn run_emulator(args: &[&str]) -> (ExitStatus, String, String) {
+    let output = tokio::time::timeout(
+        WAIT,
+        tokio::process::Command::new(EMULATOR).args(args).output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("lambda-emulator {args:?} did not end within {WAIT:?}"))
+    .expect("lambda-emulator runs");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The headless browser for the inspector's test: `LWA_CHROMIUM`, else `chromium`,
+/// `chromium-browser`, `google-chrome` or `google-chrome-stable` on `PATH`.
+pub fn chromium() -> Option<PathBuf> {
+    if let Some(explicit) = std::env::var_os("LWA_CHROMIUM") {
+        let explicit = PathBuf::from(explicit);
+        return explicit.is_file().then_some(explicit);
+    }
+    let path = std::env::var_os("PATH")?;
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|candidate| candidate.is_file())
+}
+
+/// `scripts/chromium.py`, the DevTools-protocol driver the browser test runs.
+pub fn chromium_driver() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/chromium.py")
+}
+
+/// A file under the system's temporary directory, removed when dropped.
+pub struct TempFile(pub PathBuf);
+
+impl TempFile {
+    /// Writes `contents` to a fresh file whose name starts with `name`.
+    pub fn new(name: &str, contents: &str) -> TempFile {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let unique = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "lambda-emulator-test-{}-{unique}-{name}",
+            std::process::id()
+        ));
+        std::fs::write(&path, contents).expect("write a temporary file");
+        TempFile(path)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
