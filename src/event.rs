@@ -936,37 +936,16 @@ mod tests {
         assert!(!http_api_domain(None));
     }
 
-    /// The Lattice v2 sample event of the VPC Lattice User Guide ("Receive events from the VPC
-    /// Lattice service"), with values filled in.
+    /// The kit's Lattice v2 event, with a query, a repeated header and a binary body.
     fn lattice_v2() -> serde_json::Value {
-        json!({
-            "version": "2.0",
-            "path": "/items/caf%C3%A9?query1=value1&query2=a%20b&query1=value3",
-            "method": "POST",
-            "headers": {
-                "host": ["svc-0a40eebed65f8d69c.7d67968.vpc-lattice-svcs.us-east-1.on.aws"],
-                "accept": ["text/html", "application/json"],
-                "x-forwarded-for": ["10.0.1.7"],
-                "content-type": ["application/octet-stream"]
-            },
-            "queryStringParameters": {"query1": ["value1", "value3"], "query2": ["a b"]},
-            "body": "AAEC/w==",
-            "isBase64Encoded": true,
-            "requestContext": {
-                "serviceNetworkArn": "arn:aws:vpc-lattice:us-east-1:123456789012:servicenetwork/sn-0bf3f2882e9cc805a",
-                "serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-0a40eebed65f8d69c",
-                "targetGroupArn": "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/tg-6d0ecf831eec9f09",
-                "identity": {
-                    "sourceVpcArn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0b8276c84697e7339",
-                    "type": "AWS_IAM",
-                    "principal": "arn:aws:iam::123456789012:assumed-role/my-role/my-session",
-                    "principalOrgID": "o-50dc6c495c0c9188",
-                    "sessionName": "i-0c7de02a688bde9f7"
-                },
-                "region": "us-east-1",
-                "timeEpoch": "1690497599177430"
-            }
-        })
+        let mut event = lambda_emulator::testing::events::lattice_v2(
+            "POST",
+            "/items/caf%C3%A9?query1=value1&query2=a%20b&query1=value3",
+        );
+        event["headers"]["accept"] = json!(["text/html", "application/json"]);
+        event["body"] = json!("AAEC/w==");
+        event["isBase64Encoded"] = json!(true);
+        event
     }
 
     #[test]

@@ -13,45 +13,11 @@ mod support;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use support::events::{lattice_v2, LATTICE_SERVICE_HOST};
 use support::{Harness, InvocationResult, RecordedRequest, Reply, TIMEOUT};
-
-const SERVICE_HOST: &str = "svc-0a40eebed65f8d69c.7d67968.vpc-lattice-svcs.us-east-1.on.aws";
 
 /// A cookie whose `Expires` has a comma: joining cookies with `, ` would break it.
 const DATED_COOKIE: &str = "theme=dark; Expires=Wed, 21 Oct 2026 07:28:00 GMT";
-
-/// The v2 event structure: list-valued `headers` and `queryStringParameters`, the query also in
-/// `path`, and the Lattice `requestContext`.
-fn lattice_v2(method: &str, path_and_query: &str) -> Value {
-    json!({
-        "version": "2.0",
-        "path": path_and_query,
-        "method": method,
-        "headers": {
-            "host": [SERVICE_HOST],
-            "accept": ["text/html", "application/json;q=0.9"],
-            "x-forwarded-for": ["10.0.1.7"],
-            "user-agent": ["curl/8.5.0"]
-        },
-        "queryStringParameters": {"query1": ["value1", "value3"], "query2": ["a b"]},
-        "body": "",
-        "isBase64Encoded": false,
-        "requestContext": {
-            "serviceNetworkArn": "arn:aws:vpc-lattice:us-east-1:123456789012:servicenetwork/sn-0bf3f2882e9cc805a",
-            "serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-0a40eebed65f8d69c",
-            "targetGroupArn": "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/tg-6d0ecf831eec9f09",
-            "identity": {
-                "sourceVpcArn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0b8276c84697e7339",
-                "type": "AWS_IAM",
-                "principal": "arn:aws:iam::123456789012:assumed-role/my-role/my-session",
-                "principalOrgID": "o-50dc6c495c0c9188",
-                "sessionName": "i-0c7de02a688bde9f7"
-            },
-            "region": "us-east-1",
-            "timeEpoch": "1690497599177430"
-        }
-    })
-}
 
 /// The v1 event structure: snake-case fields, one string per header (repeated values combined
 /// with `, `), the last value per query key, and no request context.
@@ -60,7 +26,7 @@ fn lattice_v1(method: &str, raw_path: &str) -> Value {
         "raw_path": raw_path,
         "method": method,
         "headers": {
-            "host": SERVICE_HOST,
+            "host": LATTICE_SERVICE_HOST,
             "accept": "text/html, application/json;q=0.9",
             "x-forwarded-for": "10.0.1.7"
         },
@@ -111,7 +77,10 @@ async fn evt9_lattice_v2_request_reaches_the_app_with_every_value_and_its_contex
         request.header_all("accept"),
         ["text/html", "application/json;q=0.9"]
     );
-    assert_eq!(request.header("host").as_deref(), Some(SERVICE_HOST));
+    assert_eq!(
+        request.header("host").as_deref(),
+        Some(LATTICE_SERVICE_HOST)
+    );
     assert_eq!(
         request.header("x-forwarded-for").as_deref(),
         Some("10.0.1.7")

@@ -461,6 +461,44 @@ impl From<&HttpEvent> for Bytes {
     }
 }
 
+/// The host name of the VPC Lattice service in [`lattice_v2`].
+pub const LATTICE_SERVICE_HOST: &str =
+    "svc-0a40eebed65f8d69c.7d67968.vpc-lattice-svcs.us-east-1.on.aws";
+
+/// A VPC Lattice v2 event (EVT-9) for `method` and `path_and_query` (Lattice puts the query in the
+/// path), shaped after the VPC Lattice User Guide's sample: list-valued headers, the query also in
+/// `queryStringParameters`, an empty body, and a request context with its ARNs and identity.
+pub fn lattice_v2(method: &str, path_and_query: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "path": path_and_query,
+        "method": method,
+        "headers": {
+            "host": [LATTICE_SERVICE_HOST],
+            "accept": ["text/html", "application/json;q=0.9"],
+            "x-forwarded-for": ["10.0.1.7"],
+            "user-agent": ["curl/8.5.0"]
+        },
+        "queryStringParameters": {"query1": ["value1", "value3"], "query2": ["a b"]},
+        "body": "",
+        "isBase64Encoded": false,
+        "requestContext": {
+            "serviceNetworkArn": "arn:aws:vpc-lattice:us-east-1:123456789012:servicenetwork/sn-0bf3f2882e9cc805a",
+            "serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-0a40eebed65f8d69c",
+            "targetGroupArn": "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/tg-6d0ecf831eec9f09",
+            "identity": {
+                "sourceVpcArn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0b8276c84697e7339",
+                "type": "AWS_IAM",
+                "principal": "arn:aws:iam::123456789012:assumed-role/my-role/my-session",
+                "principalOrgID": "o-50dc6c495c0c9188",
+                "sessionName": "i-0c7de02a688bde9f7"
+            },
+            "region": "us-east-1",
+            "timeEpoch": "1690497599177430"
+        }
+    })
+}
+
 /// An SQS event with one record per body (a pass-through event, EVT-7).
 pub fn sqs(bodies: &[&str]) -> Value {
     let records: Vec<Value> = bodies
