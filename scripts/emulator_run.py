@@ -53,22 +53,15 @@ class Emulator:
             say(f"  {DIM}| {line}{RESET}")
 
     def front_door(self, timeout=120):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=deadline - time.monotonic())
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            say(f"  {DIM}| {line}{RESET}")
-            found = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-            if found and "listening on" in line:
-                return int(found.group(1))
-        raise OSError("the emulator did not print its front-door address")
+        """The front door's port, from its "listening on" line."""
+        return self.port_after(r"listening on http://127\.0\.0\.1:(\d+)", timeout, "its front-door address")
 
     def inspector(self, timeout=30):
         """The inspector's port, from its "inspector on" line (read after the front door's)."""
+        return self.port_after(r"inspector on http://127\.0\.0\.1:(\d+)", timeout, "its inspector's address")
+
+    def port_after(self, pattern, timeout, what):
+        """The port in the first output line matching `pattern`, relaying the lines before it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -78,10 +71,10 @@ class Emulator:
             if line is None:
                 break
             say(f"  {DIM}| {line}{RESET}")
-            found = re.search(r"inspector on http://127\.0\.0\.1:(\d+)", line)
+            found = re.search(pattern, line)
             if found:
                 return int(found.group(1))
-        raise OSError("the emulator did not print its inspector's address")
+        raise OSError(f"the emulator did not print {what}")
 
     def stop(self):
         if self.process.poll() is None:

@@ -238,13 +238,10 @@ async fn alb_multi_value_source_end_to_end() {
     assert_eq!(cookies.all("set-cookie"), ["a=1; Path=/", "b=2"]);
 }
 
-#[tokio::test]
-async fn streamed_chunks_reach_the_client_one_by_one() {
-    // The head arrives before any chunk exists: the app only sends one per release.
-    let (emulator, app_port, response, request_id) = open_stream("/stream?n=3").await;
-    assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let mut body = response.into_body();
-    for index in 0..3 {
+/// Releases `count` chunks of the test app's stream one at a time; each must reach the client
+/// through `body` before the next is released.
+async fn release_chunks(emulator: &Emulator, app_port: u16, body: &mut Incoming, count: usize) {
+    for index in 0..count {
         app_get(app_port, "/release").await;
         let expected = format!("data: {index}\n\n");
         let mut received = Vec::new();
@@ -260,6 +257,15 @@ async fn streamed_chunks_reach_the_client_one_by_one() {
         }
         assert_eq!(String::from_utf8_lossy(&received), expected);
     }
+}
+
+#[tokio::test]
+async fn streamed_chunks_reach_the_client_one_by_one() {
+    // The head arrives before any chunk exists: the app only sends one per release.
+    let (emulator, app_port, response, request_id) = open_stream("/stream?n=3").await;
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    release_chunks(&emulator, app_port, &mut body, 3).await;
     let end = tokio::time::timeout(WAIT, body.frame()).await.unwrap();
     assert!(end.is_none(), "the stream ends cleanly");
     let report = emulator.report(&request_id).await;
@@ -522,22 +528,7 @@ async fn str5_rest_api_responses_stream_to_the_client() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut body = response.into_body();
-    for index in 0..2 {
-        app_get(app_port, "/release").await;
-        let expected = format!("data: {index}\n\n");
-        let mut received = Vec::new();
-        while received.len() < expected.len() {
-            let frame = tokio::time::timeout(WAIT, body.frame())
-                .await
-                .unwrap_or_else(|_| panic!("chunk {index} did not arrive:\n{}", emulator.output()))
-                .expect("the stream goes on")
-                .expect("a good frame");
-            if let Ok(data) = frame.into_data() {
-                received.extend_from_slice(&data);
-            }
-        }
-        assert_eq!(String::from_utf8_lossy(&received), expected);
-    }
+    release_chunks(&emulator, app_port, &mut body, 2).await;
     emulator
         .wait_line("\"GET /stream?n=2\" 200 v1 streamed ")
         .await;
