@@ -64,7 +64,7 @@ impl SnapStart {
     /// is reported to the Runtime API and returned (for its one log line) to end the adapter.
     pub(crate) async fn checkpoint_and_restore(&self, api: &RuntimeApi) -> Result<(), Error> {
         if let Some(path) = &self.before_checkpoint {
-            if let Err(error) = self.hook(path, "before-checkpoint").await {
+            if let Err(error) = call_hook(&self.app, path, "before-checkpoint").await {
                 let _ = retry("init/error", || api.init_error(&error)).await;
                 return Err(Box::new(error));
             }
@@ -83,7 +83,7 @@ impl SnapStart {
 
     async fn after_restore(&self) -> Result<(), AdapterError> {
         if let Some(path) = &self.after_restore {
-            self.hook(path, "after-restore").await?;
+            call_hook(&self.app, path, "after-restore").await?;
         }
         self.readiness
             .wait(self.readiness_timeout)
@@ -101,41 +101,42 @@ impl SnapStart {
                 )
             })
     }
+}
 
-    /// `POST path` to the app with an empty body: a 2xx answer within [`HOOK_TIMEOUT`] is success.
-    async fn hook(&self, path: &PathAndQuery, phase: &str) -> Result<(), AdapterError> {
-        let failed = |why: String| {
-            AdapterError::new(
-                ErrorKind::SnapStartHook,
-                format!("the SnapStart {phase} hook POST {path} {why}"),
-            )
-        };
-        let mut request = http::Request::new(Full::<Bytes>::default());
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = path.clone().into();
-        if let Ok(host) = HeaderValue::from_str(self.app.address()) {
-            request.headers_mut().insert(HOST, host);
+/// `POST path` to the app at `app` with an empty body: a 2xx answer within [`HOOK_TIMEOUT`] is
+/// success.
+async fn call_hook(app: &AppClient, path: &PathAndQuery, phase: &str) -> Result<(), AdapterError> {
+    let failed = |why: String| {
+        AdapterError::new(
+            ErrorKind::SnapStartHook,
+            format!("the SnapStart {phase} hook POST {path} {why}"),
+        )
+    };
+    let mut request = http::Request::new(Full::<Bytes>::default());
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = path.clone().into();
+    if let Ok(host) = HeaderValue::from_str(app.address()) {
+        request.headers_mut().insert(HOST, host);
+    }
+    let answer = async {
+        let response = app.forward(request).await?;
+        let status = response.status();
+        let body = read_all(response.into_body()).await.unwrap_or_default();
+        Ok::<_, AdapterError>((status, body))
+    };
+    match tokio::time::timeout(HOOK_TIMEOUT, answer).await {
+        Err(_) => Err(failed(format!(
+            "did not answer within {} s",
+            HOOK_TIMEOUT.as_secs()
+        ))),
+        Ok(Err(error)) => Err(failed(format!("failed: {}", error.message()))),
+        Ok(Ok((status, _))) if status.is_success() => {
+            tracing::info!("the SnapStart {phase} hook POST {path} answered {status}");
+            Ok(())
         }
-        let answer = async {
-            let response = self.app.forward(request).await?;
-            let status = response.status();
-            let body = read_all(response.into_body()).await.unwrap_or_default();
-            Ok::<_, AdapterError>((status, body))
-        };
-        match tokio::time::timeout(HOOK_TIMEOUT, answer).await {
-            Err(_) => Err(failed(format!(
-                "did not answer within {} s",
-                HOOK_TIMEOUT.as_secs()
-            ))),
-            Ok(Err(error)) => Err(failed(format!("failed: {}", error.message()))),
-            Ok(Ok((status, _))) if status.is_success() => {
-                tracing::info!("the SnapStart {phase} hook POST {path} answered {status}");
-                Ok(())
-            }
-            Ok(Ok((status, body))) => {
-                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                Err(failed(format!("answered {status}: {}", text.trim())))
-            }
+        Ok(Ok((status, body))) => {
+            let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            Err(failed(format!("answered {status}: {}", text.trim())))
         }
     }
 }
@@ -212,5 +213,25 @@ mod tests {
             assert!(!hooks.guards(path), "{path}");
         }
         assert!(!HookPaths::default().guards("/_snapstart/before"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hook_that_never_answers_fails_after_60_seconds() {
+        // covers LIF-8 (the 60 s bound; the paused clock moves on while the app says nothing)
+        use lambda_emulator::testing::raw_app::{RawAnswer, RawApp};
+        let app = RawApp::start(None, |_| RawAnswer::WriteAndHold(Vec::new())).await;
+        let client = AppClient::new(format!("127.0.0.1:{}", app.port()), Duration::ZERO);
+        let path = PathAndQuery::from_static("/_snapstart/before");
+        let started = tokio::time::Instant::now();
+        let error = call_hook(&client, &path, "before-checkpoint")
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::SnapStartHook);
+        assert!(
+            error.message().contains("did not answer within 60 s"),
+            "{error}"
+        );
+        assert!(started.elapsed() >= HOOK_TIMEOUT);
+        assert_eq!(app.requests_to("/_snapstart/before").len(), 1);
     }
 }
