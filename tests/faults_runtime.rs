@@ -83,6 +83,13 @@ async fn sigterm_mid_stream(h: &Harness, first: &'static str) -> (InvocationHand
     (invocation, body)
 }
 
+/// The adapter exits, with status 0 (LIF-5).
+async fn assert_exits_0(h: &Harness) {
+    let exit = h.adapter.wait_exit(TIMEOUT).await;
+    let exit = exit.unwrap_or_else(|| panic!("no exit; output:\n{}", h.adapter.logs()));
+    assert_eq!(exit.code(), Some(0), "{exit}");
+}
+
 // covers LIF-5: a stream that finishes within the grace is delivered whole, then exit 0.
 #[tokio::test]
 async fn lif5_sigterm_mid_stream_lets_the_stream_finish_then_exits_0() {
@@ -99,12 +106,7 @@ async fn lif5_sigterm_mid_stream_lets_the_stream_finish_then_exits_0() {
         result.describe()
     );
     assert_eq!(&stream.body[..], b"first and last");
-    let exit = h
-        .adapter
-        .wait_exit(TIMEOUT)
-        .await
-        .expect("the adapter exits");
-    assert_eq!(exit.code(), Some(0), "{exit}");
+    assert_exits_0(&h).await;
 }
 
 // covers LIF-5: a stream that does not finish within the grace is ended with the error
@@ -122,12 +124,7 @@ async fn lif5_sigterm_mid_stream_ends_an_unfinished_stream_cleanly_then_exits_0(
         "ended cleanly, not cut off: {}",
         result.describe()
     );
-    let exit = h
-        .adapter
-        .wait_exit(TIMEOUT)
-        .await
-        .expect("the adapter exits");
-    assert_eq!(exit.code(), Some(0), "{exit}");
+    assert_exits_0(&h).await;
     drop(body);
 }
 
